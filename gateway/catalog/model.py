@@ -1,0 +1,106 @@
+"""Plain records exchanged between the catalog and the layers above it.
+
+They carry no database or SOAP knowledge, so the query matchers, the event
+service and the CSV tools can all share them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+
+#: Resource kinds the gateway serves as ``tns1:Resource/<kind>`` property topics
+#: (digest §1.5): the eleven media configurations, MediaProfile, and the
+#: recommended extras.
+RESOURCE_KINDS: tuple[str, ...] = (
+    "MediaProfile",
+    "VideoSource",
+    "AudioSource",
+    "Recording",
+    "VideoSourceConfiguration",
+    "AudioSourceConfiguration",
+    "VideoEncoderConfiguration",
+    "AudioEncoderConfiguration",
+    "AudioOutputConfiguration",
+    "AudioDecoderConfiguration",
+    "MetadataConfiguration",
+    "AnalyticsConfiguration",
+    "PTZConfiguration",
+    "OSDConfiguration",
+    "MaskConfiguration",
+    "PTZNode",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resource:
+    """One addressable resource, as published in its property event.
+
+    ``lat``/``lon`` are WGS84 degrees and both ``None`` when the location is
+    unknown; ``offline`` is ``None`` when the resource does not report it.
+    """
+
+    token: str
+    kind: str = "MediaProfile"
+    name: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    elevation: float | None = None
+    scopes: tuple[str, ...] = ()
+    offline: bool | None = None
+
+    @property
+    def has_location(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+
+class Operation(str, Enum):
+    """The PropertyOperation of a resource event (digest §1.6)."""
+
+    INITIALIZED = "Initialized"
+    CHANGED = "Changed"
+    DELETED = "Deleted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One entry of the change feed: the resource before and after.
+
+    ``old`` is ``None`` for a creation, ``new`` is ``None`` for a deletion.
+    Keeping both images lets each subscription decide on its own whether the
+    resource entered, stayed in or left its matching set.
+    """
+
+    seq: int
+    token: str
+    old: Resource | None
+    new: Resource | None
+    at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class User:
+    name: str
+    level: str  # "Administrator" | "Operator" | "User"
+    password: str
+
+
+@dataclass(kw_only=True)
+class PullPointState:
+    """A persisted pull point: its filter, its cursor and its lifetime.
+
+    Phase ``snapshot`` pages through the resource table by ``snap_after_id``
+    (the initial ``Initialized`` enumeration); phase ``tail`` follows the change
+    feed after ``tail_seq``.  ``snap_seq`` is the feed position taken when the
+    snapshot started; the tail begins there.
+    """
+
+    id: str
+    principal: str
+    query_json: str
+    phase: str  # "snapshot" | "tail"
+    snap_after_id: int
+    snap_seq: int
+    tail_seq: int
+    termination: dt.datetime
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))

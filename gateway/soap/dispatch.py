@@ -1,0 +1,75 @@
+"""What a SOAP endpoint is: a table from body QName to operation.
+
+The SOAP core knows nothing of ONVIF.  The layers above describe each endpoint
+as a :class:`Service` — its operations, the access class each requires, and how
+to fault an operation it does not know — and the core does the rest: parse,
+authenticate, authorise, dispatch, wrap the reply or the fault.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from gateway.soap.envelope import Envelope
+from gateway.soap.fault import SoapFault
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    """Who sent a request: an authenticated user name and its level, or anonymous."""
+
+    name: str | None
+    level: str  # opaque to the SOAP core; the ONVIF layer gives it meaning
+
+
+ANONYMOUS = Principal(name=None, level="Anonymous")
+
+
+@dataclass(kw_only=True)
+class Request:
+    """One dispatched request, as a handler sees it."""
+
+    envelope: Envelope
+    body: etree._Element  # the body's first child
+    base_url: str  # scheme://host[:port] exactly as the client addressed us
+    path: str
+    path_params: Mapping[str, str]
+    principal: Principal
+    state: Any  # the application's shared state (catalog, settings, ...)
+
+
+#: A handler returns the response body element(s), or raises SoapFault.
+Handler = Callable[[Request], Awaitable[etree._Element | list[etree._Element]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operation:
+    handler: Handler
+    response_action: str
+    access: str  # access class name, checked by the application's Authorizer
+
+
+@dataclass(kw_only=True)
+class Service:
+    """One endpoint: its operations by body QName (Clark notation).
+
+    ``unknown`` builds the fault for a body QName not in ``operations``.
+    ``wsdl`` is the path (below the WSDL root) of the document served at
+    ``<endpoint>?wsdl``.
+    """
+
+    operations: dict[str, Operation]
+    unknown: Callable[[str], SoapFault]
+    wsdl: str | None = None
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+#: Decides whether ``principal`` may use an operation of ``access`` class;
+#: raises the SoapFault to send when it may not.
+Authorizer = Callable[[Principal, str], None]
+
+#: Looks a user up for WS-UsernameToken verification: name -> (password, level).
+CredentialLookup = Callable[[str], "tuple[str, str] | None"]
