@@ -7,6 +7,8 @@ elements.  The SOAP core serialises it; nothing above needs to know how.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lxml import etree
 
 SENDER = "Sender"
@@ -48,3 +50,21 @@ class SoapFault(Exception):
 
     def __repr__(self) -> str:
         return f"SoapFault({self.code!r}, {self.reason!r}, subcodes={self.subcodes!r})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultVocabulary:
+    """Subcodes the SOAP core attaches to the faults it raises itself.
+
+    The core knows the *kinds* of protocol error (a body that is not XML, a
+    request it cannot authenticate, ...); the application layer says which
+    subcodes each kind carries (ONVIF: ``ter:WellFormed``, ``ter:NotAuthorized``
+    ...).  Each value is a tuple of Clark QNames, outermost first.
+    """
+
+    well_formed: tuple[str, ...] = ()  # not XML, DTD present, entity tricks
+    namespace: tuple[str, ...] = ()  # not a SOAP 1.2 Envelope/Body
+    too_large: tuple[str, ...] = ()  # body over the size cap
+    unknown_action: tuple[str, ...] = ()  # body QName not served at this endpoint
+    not_authorized: tuple[str, ...] = ()  # authentication failed or insufficient level
+    internal: tuple[str, ...] = ()  # an unexpected error on our side
