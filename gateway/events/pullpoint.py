@@ -1,0 +1,158 @@
+"""Each pull point's own endpoint: PullMessages, Renew, Unsubscribe, SetSynchronizationPoint (digest §2.7-2.10).
+
+PullMessages is the Resource Query live check (digest §1.11): pending
+messages are answered at once; with nothing pending the request waits — on a
+future, not a thread — until the feed moves or the client's Timeout elapses,
+and an empty answer is never sent before the Timeout.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+
+from lxml import etree
+
+from gateway.catalog.model import PullPointState
+from gateway.events.context import EventContext
+from gateway.events.cursor import collect
+from gateway.events.service import termination_time
+from gateway.onvif import faults
+from gateway.onvif.access import READ_MEDIA
+from gateway.onvif.messages import append_resource_event
+from gateway.onvif.ns import TEV, WSNT
+from gateway.onvif.time import TimeFormatError, format_utc, parse_duration
+from gateway.onvif.xml import child, element, sub, utcnow
+from gateway.soap.dispatch import Operation, Request, Service
+
+PULL_ACTION = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/"
+MANAGER_ACTION = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/"
+
+
+async def _load(req: Request) -> PullPointState:
+    """The pull point addressed by the URL, if it exists, is alive and belongs to the caller."""
+    ctx: EventContext = req.state.events
+    pp_id = req.path_params["id"]
+    state = await ctx.db(ctx.catalog.load_pull_point, pp_id)
+    # Another principal's pull point is reported as unknown: its address must not be probed.
+    if state is None or state.principal != (req.principal.name or ""):
+        raise faults.resource_unknown("no such subscription")
+    if state.termination <= utcnow():
+        await ctx.db(ctx.catalog.delete_pull_point, pp_id)
+        raise faults.resource_unknown("the subscription has expired")
+    return state
+
+
+def _pull_arguments(req: Request, ctx: EventContext) -> tuple[float, int]:
+    timeout_el, limit_el = child(req.body, "Timeout"), child(req.body, "MessageLimit")
+    if timeout_el is None or limit_el is None:
+        raise faults.sender("PullMessages requires Timeout and MessageLimit", faults.INVALID_ARGS)
+    try:
+        timeout = parse_duration((timeout_el.text or "").strip())
+    except TimeFormatError as exc:
+        raise faults.invalid_arg_val(None, f"Timeout is not an xs:duration: {exc}")
+    try:
+        limit = int((limit_el.text or "").strip())
+    except ValueError:
+        raise faults.invalid_arg_val(None, f"MessageLimit {limit_el.text!r} is not an xs:int")
+    if timeout < 0 or limit < 0 or limit > 2**31 - 1:
+        raise faults.invalid_arg_val(None, "Timeout and MessageLimit must not be negative")
+    if timeout > ctx.limits.max_timeout:
+        raise faults.pull_messages_fault(ctx.limits.max_timeout, ctx.limits.max_message_limit)
+    return timeout, min(limit, ctx.limits.max_message_limit)
+
+
+async def pull_messages(req: Request) -> etree._Element:
+    ctx: EventContext = req.state.events
+    timeout, limit = _pull_arguments(req, ctx)
+    state = await _load(req)
+    if state.id in ctx.busy:
+        raise faults.unable_to_get_messages("another PullMessages on this subscription is in progress")
+    ctx.busy.add(state.id)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        sub = ctx.subscription(state.query_json)
+        while True:
+            events, state = await ctx.db(collect, ctx.catalog, state, sub, limit)
+            # Rule 4 of digest §2.7: an empty answer only once the Timeout has fully elapsed.
+            if events or limit == 0 or loop.time() >= deadline or ctx.watcher.stopping.is_set():
+                break
+            await ctx.watcher.wait(deadline)
+        now = utcnow()
+        # Each pull keeps the subscription alive for at least its Timeout (digest §2.7 rule 9).
+        state.termination = max(state.termination, now + dt.timedelta(seconds=timeout))
+        if not await ctx.db(ctx.catalog.save_pull_point, state):
+            raise faults.resource_unknown("the subscription was removed while pulling")
+    finally:
+        ctx.busy.discard(state.id)
+    resp = element(f"{{{TEV}}}PullMessagesResponse")
+    sub(resp, f"{{{TEV}}}CurrentTime", format_utc(now))
+    sub(resp, f"{{{TEV}}}TerminationTime", format_utc(state.termination))
+    utc = format_utc(now)
+    for resource, operation in events:
+        append_resource_event(resp, resource, operation, utc)
+    return resp
+
+
+async def renew(req: Request) -> etree._Element:
+    ctx: EventContext = req.state.events
+    state = await _load(req)
+    requested = child(req.body, "TerminationTime")
+    if requested is None:
+        raise faults.sender("Renew requires TerminationTime", faults.INVALID_ARGS)
+    now = utcnow()
+    nil = requested.get("{http://www.w3.org/2001/XMLSchema-instance}nil") in ("true", "1")
+    state.termination = termination_time(
+        None if nil else (requested.text or ""), now,
+        default=ctx.limits.default_termination, maximum=ctx.limits.max_termination, initial=False,
+    )
+    if not await ctx.db(ctx.catalog.save_pull_point, state):
+        raise faults.resource_unknown("no such subscription")
+    resp = element(f"{{{WSNT}}}RenewResponse")
+    # Renew answers TerminationTime first, then CurrentTime (digest §2.8).
+    sub(resp, f"{{{WSNT}}}TerminationTime", format_utc(state.termination))
+    sub(resp, f"{{{WSNT}}}CurrentTime", format_utc(now))
+    return resp
+
+
+async def unsubscribe(req: Request) -> etree._Element:
+    ctx: EventContext = req.state.events
+    state = await _load(req)
+    if not await ctx.db(ctx.catalog.delete_pull_point, state.id):
+        raise faults.resource_unknown("no such subscription")
+    return element(f"{{{WSNT}}}UnsubscribeResponse")
+
+
+async def set_synchronization_point(req: Request) -> etree._Element:
+    """Re-send every matching resource as Initialized (digest §2.10).
+
+    The tail keeps its position, so deletions already queued are still
+    delivered after the new snapshot; only the snapshot restarts.
+    """
+    ctx: EventContext = req.state.events
+    state = await _load(req)
+    if state.phase == "tail":
+        state = dataclasses.replace(state, phase="snapshot", snap_after_id=0, snap_seq=state.tail_seq)
+    else:
+        state = dataclasses.replace(state, snap_after_id=0)
+    if not await ctx.db(ctx.catalog.save_pull_point, state):
+        raise faults.resource_unknown("no such subscription")
+    ctx.watcher.notify()
+    return element(f"{{{TEV}}}SetSynchronizationPointResponse")
+
+
+PULL_POINT_SERVICE = Service(
+    operations={
+        f"{{{TEV}}}PullMessages": Operation(
+            handler=pull_messages, response_action=PULL_ACTION + "PullMessagesResponse", access=READ_MEDIA),
+        f"{{{TEV}}}SetSynchronizationPoint": Operation(
+            handler=set_synchronization_point,
+            response_action=PULL_ACTION + "SetSynchronizationPointResponse", access=READ_MEDIA),
+        f"{{{WSNT}}}Renew": Operation(handler=renew, response_action=MANAGER_ACTION + "RenewResponse", access=READ_MEDIA),
+        f"{{{WSNT}}}Unsubscribe": Operation(
+            handler=unsubscribe, response_action=MANAGER_ACTION + "UnsubscribeResponse", access=READ_MEDIA),
+    },
+    unknown=lambda qname: faults.action_not_supported(f"{etree.QName(qname).localname} is not supported on a pull point"),
+    wsdl="gateway/event_service.wsdl",
+)
