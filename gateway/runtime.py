@@ -1,0 +1,178 @@
+"""Running the gateway: assembly, supervision and graceful shutdown, in one place.
+
+``serve`` binds the listening socket itself (so ``--listen HOST:0`` works and
+the real address is printed before the first request can arrive), then runs
+the siblings of one TaskGroup: the HTTP server, the change-feed watcher and
+the pull-point reaper.  Shutdown order (SIGINT/SIGTERM): release waiting
+PullMessages (they answer empty rather than being cancelled), stop accepting,
+let in-flight requests finish within ``GRACE``, cancel the rest, dispose of
+the engine.  A second SIGINT exits at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+
+from gateway.catalog.store import Catalog
+from gateway.device.service import DEVICE_PATH, DEVICE_SERVICE, EVENT_PATH, DeviceIdentity
+from gateway.events.context import EventContext, EventLimits
+from gateway.events.pullpoint import PULL_POINT_SERVICE
+from gateway.events.service import EVENT_SERVICE, PULL_POINT_PATH
+from gateway.events.waiter import FeedWatcher
+from gateway.onvif.access import authorize
+from gateway.onvif.faults import ONVIF_FAULTS
+from gateway.onvif.ns import NSMAP
+from gateway.onvif.xml import utcnow
+from gateway.soap.asgi import SoapApp
+
+log = logging.getLogger("gateway")
+
+#: Seconds in-flight requests get to finish after shutdown starts.
+GRACE = 5.0
+#: How often expired pull points are removed and the change feed is pruned.
+REAP_INTERVAL = 10.0
+#: How long a looked-up user stays cached; a user added by another process is seen within this.
+CREDENTIAL_TTL = 5.0
+
+
+@dataclass(kw_only=True)
+class ServeOptions:
+    db_url: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    certfile: str | None = None
+    keyfile: str | None = None
+    limits: EventLimits = field(default_factory=EventLimits)
+    identity: DeviceIdentity = field(default_factory=DeviceIdentity)
+
+
+@dataclass(kw_only=True)
+class AppState:
+    """What handlers reach through ``request.state``."""
+
+    events: EventContext
+    identity: DeviceIdentity
+
+
+class CredentialCache:
+    """User lookups for WS-UsernameToken, cached briefly so a request costs no query."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._cache: dict[str, tuple[float, tuple[str, str] | None]] = {}
+
+    def __call__(self, name: str) -> tuple[str, str] | None:
+        now = time.monotonic()
+        hit = self._cache.get(name)
+        if hit is not None and now - hit[0] < CREDENTIAL_TTL:
+            return hit[1]
+        user = self._catalog.get_user(name)
+        value = (user.password, user.level) if user is not None else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[name] = (now, value)
+        return value
+
+
+def build_app(catalog: Catalog, watcher: FeedWatcher, options: ServeOptions) -> SoapApp:
+    state = AppState(events=EventContext(catalog=catalog, watcher=watcher, limits=options.limits),
+                     identity=options.identity)
+    return SoapApp(
+        routes={
+            DEVICE_PATH: DEVICE_SERVICE,
+            EVENT_PATH: EVENT_SERVICE,
+            PULL_POINT_PATH + "{id}": PULL_POINT_SERVICE,
+        },
+        authorizer=authorize,
+        credentials=CredentialCache(catalog),
+        vocab=ONVIF_FAULTS,
+        nsmap=NSMAP,
+        state=state,
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _reap(catalog: Catalog, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            expired = await asyncio.to_thread(catalog.delete_expired_pull_points, utcnow())
+            pruned = await asyncio.to_thread(catalog.prune_feed)
+            if expired or pruned:
+                log.info("removed %d expired pull points, pruned %d change rows", expired, pruned)
+        except Exception:  # a transient database error must not end the server
+            log.exception("pull point reaper failed")
+        try:
+            await asyncio.wait_for(stop.wait(), REAP_INTERVAL)
+        except TimeoutError:
+            pass
+
+
+async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_signal() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            os._exit(130)  # the operator insists
+        log.info("shutting down")
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    watcher = FeedWatcher(catalog.head_seq)
+    app = build_app(catalog, watcher, options)
+    config = HypercornConfig()
+    config.bind = [f"fd://{sock.fileno()}"]
+    config.graceful_timeout = GRACE
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    if options.certfile:
+        config.certfile, config.keyfile = options.certfile, options.keyfile
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        watcher.stop()  # waiting PullMessages answer now, before the server drains
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
+        group.create_task(watcher.run())
+        group.create_task(_reap(catalog, stop))
+
+
+def serve(options: ServeOptions) -> None:
+    """Migrate the catalog, bind, announce the address, and serve until a signal."""
+    catalog = Catalog.open(options.db_url)
+    catalog.upgrade()
+    sock = _bind(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    scheme = "https" if options.certfile else "http"
+    shown = f"[{host}]" if ":" in host else host
+    print(f"vmsgw: serving on {scheme}://{shown}:{port}{DEVICE_PATH}", flush=True)
+    try:
+        asyncio.run(_run(catalog, sock, options))
+    finally:
+        sock.close()
+        catalog.close()
+    print("vmsgw: stopped", file=sys.stderr, flush=True)
