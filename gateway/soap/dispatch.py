@@ -57,8 +57,10 @@ class Service:
     """One endpoint: its operations by body QName (Clark notation).
 
     ``unknown`` builds the fault for a body QName not in ``operations``.
-    ``wsdl`` is the path (below the WSDL root) of the document served at
-    ``<endpoint>?wsdl``.
+    ``wsdl`` is the path (below the WSDL root ``/onvif/wsdl/``) of the
+    document served at ``<endpoint>?wsdl``, e.g. ``gateway/event_service.wsdl``.
+    ``path_params`` are fixed parameters handed to every request of this
+    service; a templated route's own parameters override them.
     """
 
     operations: dict[str, Operation]

