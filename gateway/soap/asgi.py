@@ -144,7 +144,9 @@ class SoapApp:
             return _plain(404, b"not found")
         service, params = matched
         if method == "GET":
-            return _document(None if service.wsdl is None else self.wsdl.service_document(service.wsdl, base + path))
+            if service.wsdl is None:
+                return _plain(404, b"no WSDL for this endpoint")
+            return _document(self.wsdl.service_document(service.wsdl, base_url=base, endpoint=path))
         if method != "POST":
             return _plain(405, b"method not allowed", allow=b"GET, POST")
         headers = dict(scope["headers"])

@@ -32,7 +32,7 @@ from gateway.soap.ns import WSSE, WSU, qn
 
 #: Clock difference tolerated on wsu:Created (digest §2.15 (rec): ±5 minutes).
 CREATED_SKEW = timedelta(minutes=5)
-#: Nonces remembered at once: at 100 bytes each ~20 MB, enough for ~330 token logins/s sustained over a 10-minute window.
+#: Nonces remembered at once: ~100 bytes each, so ~20 MB; enough for ~330 logins/s over the 10-minute window.
 MAX_NONCES = 200_000
 #: Longest nonce accepted, decoded; clients send 16-byte nonces, a cap keeps cache entries small.
 MAX_NONCE_BYTES = 64

@@ -11,13 +11,15 @@ Two trees are served below the WSDL mount (``/onvif/wsdl/``):
   at ``<endpoint>?wsdl`` the placeholder becomes the address the client used.
 
 The own service documents import the official ones by a location relative to
-``/onvif/<endpoint>``, so ``?wsdl`` resolves for endpoints directly below
-``/onvif/``.  Files are read once and kept in memory: the trees are small and
-never change while the process runs.
+``/onvif/<endpoint>`` (``wsdl/ver10/...``); for an endpoint at another depth
+(``/onvif/pullpoint/<id>``) that prefix is rewritten at serve time so the
+import still reaches the mount.  Files are read once and kept in memory: the
+trees are small and never change while the process runs.
 """
 from __future__ import annotations
 
 import importlib.util
+import posixpath
 import re
 import sys
 from pathlib import Path
@@ -29,6 +31,9 @@ WSDL_MOUNT = "/onvif/wsdl/"
 OWN_PREFIX = "gateway/"
 #: soap12:address location in the own service documents; ``.invalid`` (RFC 2606) never resolves.
 ADDRESS_PLACEHOLDER = "http://vms-gateway.invalid/endpoint"
+
+#: How the own service documents' imports start: the mount, seen from ``/onvif/<endpoint>``.
+_OWN_IMPORT_BASE = "wsdl/"
 
 #: A path segment that can name a file and nothing else: no "..", no "%", no "\\".
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
@@ -69,12 +74,15 @@ class WsdlFiles:
             return self._read(self._own, relpath[len(OWN_PREFIX):])
         return self._read(self._official, relpath)
 
-    def service_document(self, relpath: str, address: str) -> bytes | None:
-        """The document served at ``<endpoint>?wsdl``, its address placeholder replaced by ``address``."""
+    def service_document(self, relpath: str, *, base_url: str, endpoint: str) -> bytes | None:
+        """The document served at ``<endpoint>?wsdl``, addressed to ``base_url + endpoint``."""
         data = self.static(relpath)
         if data is None or not relpath.startswith(OWN_PREFIX):
             return data
-        return data.replace(ADDRESS_PLACEHOLDER.encode(), escape(address, {'"': "&quot;"}).encode())
+        address = escape(base_url + endpoint, {'"': "&quot;"})
+        mount = posixpath.relpath(WSDL_MOUNT, posixpath.dirname(endpoint))
+        data = data.replace(f'location="{_OWN_IMPORT_BASE}'.encode(), f'location="{mount}/'.encode())
+        return data.replace(ADDRESS_PLACEHOLDER.encode(), address.encode())
 
     def _read(self, root: Path | None, relpath: str) -> bytes | None:
         segments = relpath.split("/")
