@@ -1,0 +1,30 @@
+"""Which catalog a command works on, and opening it the same way for every command."""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from gateway.catalog.db import default_url
+
+if TYPE_CHECKING:
+    from gateway.catalog.store import Catalog
+
+
+def db_url(args: argparse.Namespace) -> str:
+    """``--db`` if given, else the user's default catalog."""
+    return args.db or default_url()
+
+
+@contextmanager
+def open_catalog(url: str) -> Iterator[Catalog]:
+    """The catalog at ``url``, migrated to the current schema (a no-op when it already is), closed after."""
+    from gateway.catalog.store import Catalog  # the storage stack loads only for commands that use it
+
+    catalog = Catalog.open(url)
+    try:
+        catalog.upgrade()
+        yield catalog
+    finally:
+        catalog.close()

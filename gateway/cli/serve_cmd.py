@@ -1,0 +1,136 @@
+"""``vmsgw serve`` and ``vmsgw db upgrade|check|current``: running the gateway and keeping its schema current."""
+from __future__ import annotations
+
+import argparse
+import errno
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gateway.cli.args import Listen, listen_address, positive_int
+from gateway.cli.context import db_url
+from gateway.cli.output import EXIT_OK, Failure, UsageError
+
+if TYPE_CHECKING:  # the server and migration stacks load only for the commands that use them
+    from sqlalchemy import Engine
+
+    from gateway.runtime import ServeOptions
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+#: Errors of bind(): the address is the problem, not the gateway.
+_BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
+def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser(
+        "serve", parents=[common], help="serve the catalog to ONVIF clients",
+        description="Migrate the catalog, listen, and serve the device and event services until Ctrl-C or SIGTERM.",
+    )  # fmt: skip
+    p.add_argument(
+        "--listen", type=listen_address, default=listen_address(DEFAULT_LISTEN), metavar="HOST:PORT",
+        help=f"address to listen on, e.g. 0.0.0.0:8080 or [::1]:8080; port 0 picks one (default {DEFAULT_LISTEN})",
+    )  # fmt: skip
+    p.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
+    p.add_argument("--tls-key", type=Path, metavar="FILE", help="the PEM private key of --tls-cert")
+    p.add_argument("--max-pull-points", type=positive_int, metavar="N", help="live pull points allowed at once")
+    p.set_defaults(handler=run_serve, command="serve")
+
+    db = commands.add_parser("db", help="catalog schema migrations")
+    verbs = db.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for name, handler, text in (
+        ("upgrade", run_upgrade, "create the catalog or migrate it to this version's schema"),
+        ("check", run_check, "exit 1 unless the catalog's schema is exactly this version's"),
+        ("current", run_current, "print the catalog's schema revision"),
+    ):
+        verb = verbs.add_parser(name, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
+        verb.set_defaults(handler=handler, command=f"db {name}")
+
+
+def serve_options(
+    url: str, listen: Listen, *, tls_cert: Path | None = None, tls_key: Path | None = None,
+    max_pull_points: int | None = None,
+) -> ServeOptions:
+    """The runtime's ServeOptions; the TLS files are checked to exist first."""
+    from gateway.events.context import EventLimits
+    from gateway.runtime import ServeOptions
+
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both, or neither")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    limits = EventLimits() if max_pull_points is None else EventLimits(max_pull_points=max_pull_points)
+    return ServeOptions(
+        db_url=url, host=listen.host, port=listen.port,
+        certfile=str(tls_cert) if tls_cert else None, keyfile=str(tls_key) if tls_key else None,
+        limits=limits,
+    )  # fmt: skip
+
+
+def serve(options: ServeOptions) -> None:
+    """Run the gateway; a listen address that cannot be bound is one clear line, exit 1."""
+    from gateway.runtime import serve as run_gateway
+
+    try:
+        run_gateway(options)
+    except socket.gaierror as err:
+        raise Failure(f"cannot resolve {options.host!r}: {err.strerror}") from None
+    except OSError as err:
+        if err.errno not in _BIND_ERRORS:
+            raise
+        raise Failure(f"cannot listen on {options.host}:{options.port}: {err.strerror}") from None
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    options = serve_options(
+        db_url(args), args.listen, tls_cert=args.tls_cert, tls_key=args.tls_key, max_pull_points=args.max_pull_points
+    )
+    serve(options)
+    return EXIT_OK
+
+
+@contextmanager
+def _engine(args: argparse.Namespace) -> Iterator[Engine]:
+    from gateway.catalog.db import open_engine
+
+    engine = open_engine(db_url(args))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from gateway.catalog import migrate
+
+    with _engine(args) as engine:
+        before = migrate.current(engine)
+        migrate.upgrade(engine)
+        after = migrate.current(engine)
+    print(f"catalog at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    return EXIT_OK
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from gateway.catalog import migrate
+
+    with _engine(args) as engine:
+        migrate.check(engine)
+        revision = migrate.current(engine)
+    print(f"catalog schema is current (revision {revision})")
+    return EXIT_OK
+
+
+def run_current(args: argparse.Namespace) -> int:
+    from gateway.catalog import migrate
+
+    with _engine(args) as engine:
+        revision = migrate.current(engine)
+    head = migrate.head()
+    if revision == head:
+        print(revision)
+    else:
+        print(f"{revision or 'none (never migrated)'}; this version's schema is {head}: run `vmsgw db upgrade`")
+    return EXIT_OK
