@@ -89,8 +89,7 @@ def parse_envelope(data: bytes, *, max_bytes: int, vocab: FaultVocabulary) -> En
         )
     try:
         root = etree.fromstring(data, _parser())
-    except (etree.XMLSyntaxError, ValueError):
-        # ValueError: lxml refuses some inputs (e.g. an empty document) before libxml2 sees them.
+    except etree.LxmlError:  # XMLSyntaxError, and the rarer ParserError, both mean "not a document"
         raise SoapFault(SENDER, "request is not well-formed XML", subcodes=vocab.well_formed) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
