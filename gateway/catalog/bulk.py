@@ -1,0 +1,257 @@
+"""Bulk loading: a whole resource set staged in temporary tables, then diffed set-wise.
+
+Theory of operation.  :meth:`BulkLoad.add` streams resources into a temporary
+table of the load's own connection, in batches, so memory stays bounded
+whatever the input size and the feed's writer lock is not held meanwhile.
+:meth:`BulkLoad.commit` then takes the lock (feed.py) and, in one transaction:
+
+1. creations — staged tokens not in ``resource`` — are written with three
+   ``INSERT ... SELECT``: change rows numbered head + row_number(), resource
+   rows carrying those seqs, and their scopes;
+2. changes — staged rows whose columns or scope list differ (found by one
+   SQL comparison) — go, a page at a time, through the same FeedWriter as
+   ``Catalog.apply``, which needs the old image;
+3. with ``replace``, every stored resource not staged is deleted, likewise.
+
+A row staged identical to the stored one writes nothing, so re-importing the
+same data is a no-op.  Until commit nothing is visible; leaving the ``with``
+block without committing drops the stage and leaves the catalog untouched.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.sql.expression import Executable
+
+from gateway.catalog import records
+from gateway.catalog.db import immediate
+from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, head
+from gateway.catalog.model import Resource
+from gateway.catalog.schema import TOKEN, change, resource, resource_scope
+from gateway.catalog.scopes import scope_key
+
+#: Rows per staging INSERT and per page of changed or deleted resources.
+DEFAULT_BATCH = 20_000
+
+_temp = MetaData()
+stage = Table(
+    "gw_stage", _temp,
+    Column("tag", Integer, primary_key=True),  # the caller's row number: a CSV line, an input position
+    Column("token", TOKEN, nullable=False),
+    Column("kind", String(64)), Column("name", Text), Column("lat", Float), Column("lon", Float),
+    Column("elevation", Float), Column("offline", Boolean),
+    Column("image", Text),  # feed.encode(resource); NULL for a kept token
+    Column("keep", Boolean, nullable=False),  # True: token present but left as stored
+    prefixes=["TEMPORARY"],
+)
+stage_scope = Table(
+    "gw_stage_scope", _temp,
+    Column("tag", Integer, primary_key=True), Column("pos", Integer, primary_key=True),
+    Column("uri", Text, nullable=False), Column("key", resource_scope.c.key.type),
+    prefixes=["TEMPORARY"],
+)
+#: Resources to work through a page at a time: changed (with their staged tag) or to delete (tag NULL).
+work = Table(
+    "gw_stage_work", _temp,
+    Column("rid", Integer, primary_key=True), Column("tag", Integer),
+    prefixes=["TEMPORARY"],
+)
+stage_token = stage.c.token
+
+
+def _rowcount(conn: Connection, stmt: Executable) -> int:
+    """Rows an INSERT ... SELECT wrote (psycopg reports -1 unless asked to keep the count)."""
+    return conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    tag: int
+    first: int
+    token: str
+
+
+class BulkLoad:
+    """One staged import; use as a context manager, call :meth:`commit` to write it."""
+
+    def __init__(self, engine: Engine, *, replace: bool, batch: int = DEFAULT_BATCH,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.replace, self.batch, self.progress = replace, batch, progress
+        self._conn: Connection = engine.connect()
+        self._rows: list[dict[str, Any]] = []
+        self._scopes: list[dict[str, Any]] = []
+        self._count = 0
+        self._indexed = False
+        _temp.drop_all(self._conn)  # a pooled connection may carry a stage left by a crash
+        _temp.create_all(self._conn)
+        self._conn.commit()
+
+    def __enter__(self) -> BulkLoad:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        try:
+            self._conn.rollback()
+            _temp.drop_all(self._conn)
+            self._conn.commit()
+        finally:
+            self._conn.close()
+
+    def add(self, r: Resource, tag: int) -> None:
+        """Stage ``r``; ``tag`` (unique, increasing) names it in duplicate reports."""
+        records.check(r)
+        self._rows.append({**records.values(r), "tag": tag, "image": records.encode(r), "keep": False})
+        self._scopes.extend({"tag": tag, "pos": pos, "uri": uri, "key": scope_key(uri)}
+                            for pos, uri in enumerate(r.scopes))
+        self._count_row()
+
+    def keep(self, token: str, tag: int) -> None:
+        """Stage ``token`` as present but unchanged: replace will not delete it."""
+        self._rows.append({"tag": tag, "token": token, "kind": None, "name": None, "lat": None, "lon": None,
+                           "elevation": None, "offline": None, "image": None, "keep": True})
+        self._count_row()
+
+    def _count_row(self) -> None:
+        self._count += 1
+        if len(self._rows) >= self.batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._conn.execute(insert(stage), self._rows)
+        if self._scopes:
+            self._conn.execute(insert(stage_scope), self._scopes)
+        self._conn.commit()
+        self._rows, self._scopes = [], []
+        if self.progress is not None:
+            self.progress(self._count)
+
+    def duplicates(self) -> list[Duplicate]:
+        """Staged rows repeating an earlier token, now dropped from the stage (first wins)."""
+        self._flush()
+        if not self._indexed:
+            self._conn.execute(text("CREATE INDEX gw_stage__token ON gw_stage (token)"))
+            self._indexed = True
+        first = select(stage.c.token, func.min(stage.c.tag).label("first")).group_by(stage.c.token) \
+            .having(func.count() > 1).subquery()
+        later = select(stage.c.tag, first.c.first, stage.c.token, stage.c.keep) \
+            .join(first, first.c.token == stage.c.token).where(stage.c.tag > first.c.first).order_by(stage.c.tag)
+        rows = self._conn.execute(later).all()
+        tags = [row.tag for row in rows]
+        for chunk in records.chunks(tags, records.IN_CHUNK):
+            self._conn.execute(delete(stage_scope).where(stage_scope.c.tag.in_(chunk)))
+            self._conn.execute(delete(stage).where(stage.c.tag.in_(chunk)))
+        self._conn.commit()
+        # A repeated token on a kept (invalid) row was reported by the caller already.
+        return [Duplicate(tag=row.tag, first=row.first, token=row.token) for row in rows if not row.keep]
+
+    def commit(self) -> ApplyResult:
+        """Write the staged set as described in the module docstring; one transaction."""
+        self.duplicates()
+        at = dt.datetime.now(dt.timezone.utc)
+        conn = immediate(self._conn)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+            last_id = conn.execute(select(func.coalesce(func.max(resource.c.id), 0))).scalar_one()
+            created = self._create(conn, at, last_id)
+            writer = FeedWriter(conn, at)
+            old = resource.c.id <= last_id  # rows stored before this load; the created ones need no diff
+            changed = self._mark(conn, self._changed(old))
+            for rid, was, now in self._marked(conn):
+                assert now is not None  # a changed resource was staged, so it has its new image
+                writer.update(rid, was, now)
+            deleted = self._mark(conn, self._gone(old)) if self.replace else 0
+            for rid, was, _ in self._marked(conn) if self.replace else ():
+                writer.delete(rid, was)
+            staged = conn.execute(select(func.count()).where(not_(stage.c.keep))).scalar_one()
+        return ApplyResult(created=created, changed=changed, deleted=deleted, unchanged=staged - created - changed)
+
+    def _create(self, conn: Connection, at: dt.datetime, last_id: int) -> int:
+        base = head(conn)
+        new = and_(not_(stage.c.keep), ~exists().where(resource.c.token == stage_token))
+        numbered = select(
+            literal(base) + func.row_number().over(order_by=stage.c.tag), stage_token, literal(at, change.c.at.type),
+            literal(None, Text), stage.c.image,
+        ).where(new)
+        created = _rowcount(conn, insert(change).from_select(["seq", "token", "at", "old", "new"], numbered))
+        cols = ["token", "kind", "name", "lat", "lon", "elevation", "offline"]
+        rows = select(*(stage.c[c] for c in cols), change.c.seq).join(stage, stage_token == change.c.token) \
+            .where(change.c.seq > base).order_by(change.c.seq)
+        conn.execute(insert(resource).from_select([*cols, "seq"], rows))
+        scopes = select(resource.c.id, stage_scope.c.pos, stage_scope.c.uri, stage_scope.c.key) \
+            .join(stage, stage_token == resource.c.token).join(stage_scope, stage_scope.c.tag == stage.c.tag) \
+            .where(resource.c.id > last_id)
+        conn.execute(insert(resource_scope).from_select(["resource_id", "pos", "uri", "key"], scopes))
+        return created
+
+    @staticmethod
+    def _changed(old: ColumnElement[bool]) -> Select[Any]:
+        """(rid, tag) of staged rows that differ from the stored resource."""
+        stored_n = select(func.count()).where(resource_scope.c.resource_id == resource.c.id).scalar_subquery()
+        staged_n = select(func.count()).where(stage_scope.c.tag == stage.c.tag).scalar_subquery()
+        same_scope = exists().where(and_(
+            resource_scope.c.resource_id == resource.c.id, resource_scope.c.pos == stage_scope.c.pos,
+            resource_scope.c.uri == stage_scope.c.uri,
+        ))
+        scope_moved = exists().where(and_(stage_scope.c.tag == stage.c.tag, ~same_scope))
+        differs = or_(*(resource.c[c].is_distinct_from(stage.c[c])
+                        for c in ("kind", "name", "lat", "lon", "elevation", "offline")),
+                      stored_n != staged_n, scope_moved)
+        return select(resource.c.id, stage.c.tag).join(stage, stage_token == resource.c.token) \
+            .where(old, not_(stage.c.keep), differs)
+
+    @staticmethod
+    def _gone(old: ColumnElement[bool]) -> Select[Any]:
+        unstaged = ~exists().where(stage_token == resource.c.token)
+        return select(resource.c.id, literal(None, Integer)).where(old, unstaged)
+
+    @staticmethod
+    def _mark(conn: Connection, pairs: Select[Any]) -> int:
+        """Put ``pairs`` (rid, tag) in the work table; how many."""
+        conn.execute(delete(work))
+        return _rowcount(conn, insert(work).from_select(["rid", "tag"], pairs))
+
+    def _marked(self, conn: Connection) -> Iterator[tuple[int, Resource, Resource | None]]:
+        """(rid, stored resource, staged resource or None) for the work table, a page at a time."""
+        after = 0
+        while True:
+            page = conn.execute(
+                select(work.c.rid, stage.c.image).outerjoin(stage, stage.c.tag == work.c.tag)
+                .where(work.c.rid > after).order_by(work.c.rid).limit(self.batch)
+            ).all()
+            if not page:
+                return
+            in_page = select(work.c.rid).where(work.c.rid > after, work.c.rid <= page[-1].rid)
+            olds = dict(records.fetch(conn, select(*records.COLUMNS).where(resource.c.id.in_(in_page))))
+            for row in page:
+                yield row.rid, olds[row.rid], records.decode(row.image) if row.image is not None else None
+            after = page[-1].rid

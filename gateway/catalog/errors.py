@@ -1,0 +1,23 @@
+"""The catalog's exceptions: what a caller of the catalog may have to handle.
+
+::
+
+    CatalogError                 bad URL, unreachable server, schema drift, invalid input
+     ├── DuplicateUser           add_user without replace for an existing name
+     └── PullPointLimitReached   create_pull_point when max_count pull points are live
+
+Every message is one line, fit for the CLI to print as it is.
+"""
+from __future__ import annotations
+
+
+class CatalogError(Exception):
+    """The catalog cannot do what was asked; the message says why, in one line."""
+
+
+class DuplicateUser(CatalogError):
+    """A user of that name exists and ``replace`` was not given."""
+
+
+class PullPointLimitReached(CatalogError):
+    """The gateway already holds its maximum number of live pull points."""

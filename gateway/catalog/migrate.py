@@ -1,0 +1,91 @@
+"""Schema migrations of the catalog: alembic, driven programmatically (``vmsgw db ...``).
+
+The revisions ship inside the package (``gateway/catalog/migrations``) and the
+alembic ``Config`` is built here, so no ini file is needed at run time.  On
+PostgreSQL an upgrade holds a session advisory lock, so two processes
+starting at once migrate one after the other, and runs under lock and
+statement timeouts, so it fails rather than stall every reader behind a
+table lock.  On SQLite foreign keys are off while migrating: batch mode
+recreates tables, and dropping a parent table must not cascade.
+"""
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, text
+
+from gateway.catalog.db import immediate, sqlite_pragma
+from gateway.catalog.errors import CatalogError
+
+SCRIPT_LOCATION = "gateway.catalog:migrations"
+#: Revision files are named ``YYYY_MM_DD_<rev>_<slug>.py`` (ConfigParser needs the %%).
+FILE_TEMPLATE = "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s"
+#: pg_advisory_lock key serialising migrations across processes (ASCII "gw-migr").
+MIGRATION_LOCK = 0x67772D6D696772
+#: A migration waiting longer than this for a table lock gives up instead of
+#: queueing every reader behind it.
+LOCK_TIMEOUT = "10s"
+#: Upper bound for one statement; the slowest today (GiST over 1 M rows) takes 2 s.
+STATEMENT_TIMEOUT = "10min"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The alembic Config, optionally carrying the connection env.py runs on."""
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.set_main_option("file_template", FILE_TEMPLATE)
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head() -> str:
+    """The newest revision shipped with this code."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise CatalogError(f"the migrations have {len(heads)} heads {heads}; expected one chain")
+    return heads[0]
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database is at; None for a database never migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision``, serialised against other processes."""
+    with engine.connect() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            conn.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            conn.exec_driver_sql(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+        else:
+            sqlite_pragma(conn, "foreign_keys=OFF")
+        conn.commit()
+        try:
+            command.upgrade(alembic_config(immediate(conn)), revision)
+        except CommandError as err:
+            raise CatalogError(f"cannot migrate the catalog: {err}") from None
+        finally:
+            conn.rollback()
+            if postgres:
+                conn.exec_driver_sql("RESET lock_timeout")
+                conn.exec_driver_sql("RESET statement_timeout")
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
+            if not postgres:
+                sqlite_pragma(conn, "foreign_keys=ON")
+
+
+def check(engine: Engine) -> None:
+    """Raise CatalogError unless the database is at head and matches ``schema.metadata``."""
+    with engine.connect() as conn:
+        try:
+            command.check(alembic_config(conn))
+        except CommandError as err:
+            raise CatalogError(f"catalog schema check failed: {err}") from None

@@ -1,0 +1,139 @@
+"""How a Resource is stored: its row, its scope rows, and its JSON image in the change feed.
+
+Every path that reads resources back (snapshot pages, single lookups, export,
+the old image of a change) goes through :func:`fetch`, so a resource always
+comes back identical to what was written — floats included, since JSON and
+both backends' double precision round-trip them exactly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Select, select
+
+from gateway.catalog.errors import CatalogError
+from gateway.catalog.model import RESOURCE_KINDS, Resource
+from gateway.catalog.schema import resource, resource_scope
+from gateway.catalog.scopes import scope_key
+
+#: ids per ``IN (...)`` when loading scopes: far below SQLite's 32766 bound variables.
+IN_CHUNK = 500
+#: The longest token the ``resource.token`` column holds (tt:ReferenceToken, digest §1.2).
+MAX_TOKEN = 64
+
+COLUMNS = (
+    resource.c.id, resource.c.token, resource.c.kind, resource.c.name,
+    resource.c.lat, resource.c.lon, resource.c.elevation, resource.c.offline,
+)
+
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def check(r: Resource) -> None:
+    """CatalogError unless ``r`` fits the schema and the Resource contract."""
+    if not isinstance(r.token, str) or not 0 < len(r.token) <= MAX_TOKEN:
+        raise CatalogError(f"resource token {r.token!r} must be 1 to {MAX_TOKEN} characters")
+    if r.kind not in RESOURCE_KINDS:
+        raise CatalogError(f"resource {r.token!r}: unknown kind {r.kind!r}")
+    if (r.lat is None) != (r.lon is None):
+        raise CatalogError(f"resource {r.token!r}: lat and lon must both be given or both be absent")
+    if r.lat is not None and r.lon is not None and not (
+        math.isfinite(r.lat) and math.isfinite(r.lon) and -90.0 <= r.lat <= 90.0 and -180.0 <= r.lon <= 180.0
+    ):
+        raise CatalogError(f"resource {r.token!r}: location ({r.lat}, {r.lon}) is outside WGS84 degrees")
+    if r.elevation is not None and not math.isfinite(r.elevation):
+        raise CatalogError(f"resource {r.token!r}: elevation {r.elevation} is not a finite number")
+
+
+def values(r: Resource) -> dict[str, Any]:
+    """The ``resource`` row of ``r``, without id and seq."""
+    return {
+        "token": r.token, "kind": r.kind, "name": r.name, "lat": r.lat, "lon": r.lon,
+        "elevation": r.elevation, "offline": r.offline,
+    }
+
+
+def scope_rows(resource_id: int, r: Resource) -> list[dict[str, Any]]:
+    return [
+        {"resource_id": resource_id, "pos": pos, "uri": uri, "key": scope_key(uri)}
+        for pos, uri in enumerate(r.scopes)
+    ]
+
+
+def encode(r: Resource) -> str:
+    """The compact JSON image of ``r`` stored in the feed; absent items are left out."""
+    image: dict[str, Any] = {"token": r.token, "kind": r.kind}
+    for name in ("name", "lat", "lon", "elevation", "offline"):
+        if getattr(r, name) is not None:
+            image[name] = getattr(r, name)
+    if r.scopes:
+        image["scopes"] = list(r.scopes)
+    return json.dumps(image, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def decode(text: str) -> Resource:
+    image = json.loads(text)
+    image["scopes"] = tuple(image.get("scopes", ()))
+    return Resource(**image)
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC; naive values (SQLite gives those back) are UTC already."""
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC for storing; a naive datetime is a caller's bug, not UTC by guess."""
+    if moment.tzinfo is None:
+        raise CatalogError(f"timestamp {moment.isoformat()} has no time zone")
+    return moment.astimezone(dt.timezone.utc)
+
+
+def fetch(conn: Connection, stmt: Select[Any]) -> list[tuple[int, Resource]]:
+    """Run ``stmt`` (selecting :data:`COLUMNS`) and attach each row's scopes in order."""
+    rows = conn.execute(stmt).all()
+    scopes = load_scopes(conn, [row.id for row in rows])
+    return [
+        (row.id, Resource(
+            token=row.token, kind=row.kind, name=row.name, lat=row.lat, lon=row.lon,
+            elevation=row.elevation, offline=row.offline, scopes=tuple(scopes.get(row.id, ())),
+        ))
+        for row in rows
+    ]
+
+
+def load_scopes(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for chunk in chunks(ids, IN_CHUNK):
+        stmt = (
+            select(resource_scope.c.resource_id, resource_scope.c.uri)
+            .where(resource_scope.c.resource_id.in_(chunk))
+            .order_by(resource_scope.c.resource_id, resource_scope.c.pos)
+        )
+        for rid, uri in conn.execute(stmt):
+            out.setdefault(rid, []).append(uri)
+    return out
+
+
+def by_tokens(conn: Connection, tokens: Iterable[str]) -> dict[str, tuple[int, Resource]]:
+    """The stored resources among ``tokens``: token -> (id, resource)."""
+    out: dict[str, tuple[int, Resource]] = {}
+    for chunk in chunks(tokens, IN_CHUNK):
+        for rid, r in fetch(conn, select(*COLUMNS).where(resource.c.token.in_(chunk))):
+            out[r.token] = (rid, r)
+    return out

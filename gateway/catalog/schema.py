@@ -1,0 +1,128 @@
+"""The catalog's tables, as SQLAlchemy Core metadata shared by the store and the migrations.
+
+The alembic revisions in ``migrations/versions`` create exactly this; ``vmsgw
+db check`` (:func:`gateway.catalog.migrate.check`) fails when they drift
+apart.  Objects SQLAlchemy cannot model — the SQLite R*Tree with its
+triggers, the PostgreSQL GiST point index and ``gw_distance_m`` function —
+are created by the first revision and only described here (``SPATIAL``).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+#: Prefect-style constraint names: ``<kind>_<table>__<all columns>``.  Named
+#: constraints can be dropped by name in later migrations on both backends; the
+#: double underscore keeps ``a.b_c`` and ``a_b.c`` apart.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s__%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s__%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s__%(constraint_name)s",
+    "fk": "fk_%(table_name)s__%(column_0_N_name)s__%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _bytewise(length: int | None = None) -> String:
+    """A string compared byte-wise and case-sensitively, as prefix range scans need.
+
+    SQLite's default BINARY collation already is; PostgreSQL's database
+    collation usually is not, so those columns are ``COLLATE "C"`` there.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+#: Up to 64 characters: ``tt:ReferenceToken`` (digest §1.2).
+TOKEN = _bytewise(64)
+#: A sequence number of the change feed: grows for ever, so 64 bits.
+SEQ = BigInteger().with_variant(Integer, "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
+
+resource = Table(
+    "resource",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token", TOKEN, nullable=False, unique=True),
+    Column("kind", String(64), nullable=False),
+    Column("name", Text),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("elevation", Float),
+    Column("offline", Boolean),
+    Column("seq", BigInteger, nullable=False),  # feed position of the resource's last change
+    sqlite_autoincrement=True,  # ids are never reused: snapshot cursors page by id
+)
+
+resource_scope = Table(
+    "resource_scope",
+    metadata,
+    Column("resource_id", Integer, ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True),
+    Column("pos", Integer, primary_key=True),  # order of the Scope items in the event
+    Column("uri", Text, nullable=False),
+    Column("key", _bytewise()),  # scopes.scope_key(uri); NULL: this scope never matches rfc3986
+    Index(None, "key", "resource_id"),
+)
+
+change = Table(
+    "change",
+    metadata,
+    # Assigned as head + 1 under the writer lock (store.feed), never by the database.
+    Column("seq", SEQ, primary_key=True, autoincrement=False),
+    Column("token", TOKEN, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("old", Text),  # compact JSON image of the resource before; NULL: created
+    Column("new", Text),  # ... after; NULL: deleted
+)
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("level", String(16), nullable=False),  # Administrator | Operator | User
+    # Kept as given: WS-UsernameToken PasswordDigest needs the password itself.
+    Column("password", Text, nullable=False),
+)
+
+pull_point = Table(
+    "pull_point",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("principal", Text, nullable=False),
+    Column("query", Text, nullable=False),  # ResourceQuery.to_json()
+    Column("phase", String(16), nullable=False),  # snapshot | tail
+    Column("snap_after_id", Integer, nullable=False),
+    Column("snap_seq", BigInteger, nullable=False),
+    Column("tail_seq", BigInteger, nullable=False),
+    Column("termination", DateTime(timezone=True), nullable=False, index=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+#: The SQLite R*Tree over resource locations, maintained by triggers: a separate
+#: MetaData so neither create_all nor autogenerate ever sees it.
+spatial = MetaData()
+resource_rtree = Table(
+    "resource_rtree",
+    spatial,
+    Column("id", Integer, primary_key=True),
+    Column("min_lat", Float),
+    Column("max_lat", Float),
+    Column("min_lon", Float),
+    Column("max_lon", Float),
+)
+
+#: Names of the dialect-specific objects the first revision creates by hand.
+RTREE_PREFIX = "resource_rtree"  # the virtual table and its _node/_parent/_rowid shadows
+GIST_INDEX = "ix_resource__point"

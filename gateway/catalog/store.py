@@ -1,0 +1,174 @@
+"""The catalog: the gateway's resources, their change feed, users and pull points, in SQL.
+
+:class:`Catalog` is the one object the rest of the gateway holds.  It is
+synchronous — the CLI calls it directly, the asyncio server through
+``asyncio.to_thread`` — and thread-safe: each call takes a pooled connection
+for one short transaction.  Writers to the feed are serialised (feed.py), so
+a pull point's cursor never misses a change that commits late.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, func, select
+
+from gateway.catalog import feed, migrate, pullpoints, records, users
+from gateway.catalog.bulk import DEFAULT_BATCH, BulkLoad
+from gateway.catalog.db import open_engine
+from gateway.catalog.errors import CatalogError, DuplicateUser, PullPointLimitReached
+from gateway.catalog.feed import ApplyResult
+from gateway.catalog.model import Change, PullPointState, Resource, User
+from gateway.catalog.schema import app_user, change, pull_point, resource, resource_scope
+
+__all__ = ["ApplyResult", "Catalog", "CatalogError", "DuplicateUser", "PullPointLimitReached"]
+
+#: Resources per query while iterating for export.
+EXPORT_BATCH = 5_000
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Catalog:
+        """Connect to ``url`` (see db.open_engine); CatalogError with a one-line reason if that fails."""
+        return cls(open_engine(url))
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``: what query.sql.where_clause compiles for."""
+        return self.engine.dialect.name
+
+    def upgrade(self) -> None:
+        """Migrate the schema to the newest revision (a no-op when it is there)."""
+        migrate.upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- resources and the change feed -------------------------------------------------
+
+    def apply(self, upserts: Iterable[Resource] = (), deletes: Iterable[str] = ()) -> ApplyResult:
+        """Upsert then delete, in one transaction, appending a change row per real change."""
+        return feed.apply(self.engine, upserts, deletes)
+
+    def bulk_load(self, *, replace: bool, batch: int = DEFAULT_BATCH,
+                  progress: Callable[[int], None] | None = None) -> BulkLoad:
+        """A staged import to fill with add()/keep() and write with commit() (bulk.py)."""
+        return BulkLoad(self.engine, replace=replace, batch=batch, progress=progress)
+
+    def import_resources(self, resources: Iterable[Resource], *, replace: bool, batch: int = DEFAULT_BATCH,
+                         progress: Callable[[int], None] | None = None) -> ApplyResult:
+        """Make the catalog hold ``resources`` (and, with ``replace``, nothing else).
+
+        The bulk path: memory stays bounded whatever the input size, identical
+        rows write nothing, and every real change gets its change row.  A
+        token given twice raises CatalogError and nothing is written.
+        """
+        with self.bulk_load(replace=replace, batch=batch, progress=progress) as load:
+            for position, r in enumerate(resources, start=1):
+                load.add(r, position)
+            repeated = load.duplicates()
+            if repeated:
+                shown = ", ".join(f"{d.token!r} (items {d.first} and {d.tag})" for d in repeated[:3])
+                raise CatalogError(f"{len(repeated)} repeated tokens, e.g. {shown}; nothing imported")
+            return load.commit()
+
+    def get(self, token: str) -> Resource | None:
+        with self.engine.connect() as conn:
+            found = records.by_tokens(conn, [token])
+        return found[token][1] if found else None
+
+    def head_seq(self) -> int:
+        """The feed position of the newest change (0 for an empty feed)."""
+        with self.engine.connect() as conn:
+            return feed.head(conn)
+
+    def snapshot_page(self, where: ColumnElement[bool], after_id: int, limit: int) -> list[tuple[int, Resource]]:
+        """Resources matching ``where`` with id > ``after_id``, by id: (id, resource)."""
+        stmt = select(*records.COLUMNS).where(where, resource.c.id > after_id).order_by(resource.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return records.fetch(conn, stmt)
+
+    def changes_after(self, seq: int, limit: int) -> list[Change]:
+        """Up to ``limit`` change rows with seq > ``seq``, in feed order."""
+        with self.engine.connect() as conn:
+            return feed.changes_after(conn, seq, limit)
+
+    def iter_resources(self, batch: int = EXPORT_BATCH) -> Iterator[Resource]:
+        """Every resource, by token, from one consistent snapshot of the catalog."""
+        engine = self.engine.execution_options(isolation_level="REPEATABLE READ") \
+            if self.dialect == "postgresql" else self.engine
+        with engine.connect() as conn, conn.begin():
+            after: str | None = None
+            while True:
+                stmt = select(*records.COLUMNS).order_by(resource.c.token).limit(batch)
+                if after is not None:
+                    stmt = stmt.where(resource.c.token > after)
+                page = records.fetch(conn, stmt)
+                yield from (r for _, r in page)
+                if len(page) < batch:
+                    return
+                after = page[-1][1].token
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for ``vmsgw catalog stats``, from one snapshot."""
+        count = func.count()
+        with self.engine.connect() as conn, conn.begin():
+            by_kind: dict[str, int] = dict(conn.execute(select(resource.c.kind, count).group_by(resource.c.kind)).all())
+            return {
+                "resources": sum(by_kind.values()),
+                "by_kind": dict(sorted(by_kind.items())),
+                "with_location": conn.execute(select(count).where(resource.c.lat.is_not(None))).scalar_one(),
+                "offline": conn.execute(select(count).where(resource.c.offline.is_(True))).scalar_one(),
+                "scopes": conn.execute(select(count).select_from(resource_scope)).scalar_one(),
+                "head_seq": feed.head(conn),
+                "feed_rows": conn.execute(select(count).select_from(change)).scalar_one(),
+                "pull_points": conn.execute(select(count).select_from(pull_point)).scalar_one(),
+                "users": conn.execute(select(count).select_from(app_user)).scalar_one(),
+            }
+
+    def prune_feed(self) -> int:
+        """Delete change rows no pull point needs any more; how many."""
+        return feed.prune(self.engine)
+
+    # -- users ----------------------------------------------------------------------------
+
+    def add_user(self, name: str, level: str, password: str, *, replace: bool = False) -> None:
+        """Level is Administrator, Operator or User; an existing name needs ``replace``."""
+        users.add_user(self.engine, name, level, password, replace=replace)
+
+    def get_user(self, name: str) -> User | None:
+        return users.get_user(self.engine, name)
+
+    def list_users(self) -> list[User]:
+        return users.list_users(self.engine)
+
+    def delete_user(self, name: str) -> bool:
+        return users.delete_user(self.engine, name)
+
+    # -- pull points ----------------------------------------------------------------------
+
+    def create_pull_point(self, state: PullPointState, *, max_count: int) -> None:
+        """Store a new pull point; PullPointLimitReached when ``max_count`` live ones exist."""
+        pullpoints.create(self.engine, state, max_count=max_count)
+
+    def load_pull_point(self, pp_id: str) -> PullPointState | None:
+        return pullpoints.load(self.engine, pp_id)
+
+    def save_pull_point(self, state: PullPointState) -> bool:
+        """Store phase, cursors and termination; False when the pull point is gone."""
+        return pullpoints.save(self.engine, state)
+
+    def delete_pull_point(self, pp_id: str) -> bool:
+        return pullpoints.remove(self.engine, pp_id)
+
+    def count_pull_points(self) -> int:
+        return pullpoints.count(self.engine)
+
+    def delete_expired_pull_points(self, now: dt.datetime) -> int:
+        """Remove pull points whose termination time is at or before ``now``; how many."""
+        return pullpoints.remove_expired(self.engine, now)
