@@ -144,7 +144,8 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions) -> 
     watcher = FeedWatcher(catalog.head_seq)
     app = build_app(catalog, watcher, options)
     config = HypercornConfig()
-    config.bind = [f"fd://{sock.fileno()}"]
+    # Hypercorn closes the descriptor it is given; it gets a duplicate, ours is closed by serve().
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]
     config.graceful_timeout = GRACE
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")

@@ -72,9 +72,9 @@ async def pull_messages(req: Request) -> etree._Element:
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        sub = ctx.subscription(state.query_json)
+        subscription = ctx.subscription(state.query_json)
         while True:
-            events, state = await ctx.db(collect, ctx.catalog, state, sub, limit)
+            events, state = await ctx.db(collect, ctx.catalog, state, subscription, limit)
             # Rule 4 of digest §2.7: an empty answer only once the Timeout has fully elapsed.
             if events or limit == 0 or loop.time() >= deadline or ctx.watcher.stopping.is_set():
                 break

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 
 from lxml import etree
 
 from gateway.catalog.model import RESOURCE_KINDS, PullPointState
-from gateway.catalog.store import PullPointLimitReached
+from gateway.catalog.errors import PullPointLimitReached
 from gateway.events.context import EventContext
 from gateway.onvif import faults
 from gateway.onvif.access import PRE_AUTH, READ_MEDIA
@@ -97,7 +98,7 @@ async def create_pull_point_subscription(req: Request) -> etree._Element:
         created=now,
     )
     try:
-        await ctx.db(ctx.catalog.create_pull_point, state, ctx.limits.max_pull_points)
+        await ctx.db(functools.partial(ctx.catalog.create_pull_point, state, max_count=ctx.limits.max_pull_points))
     except PullPointLimitReached:
         raise faults.subscribe_creation_failed(f"the gateway holds its maximum of {ctx.limits.max_pull_points} pull points")
     resp = element(f"{{{TEV}}}CreatePullPointSubscriptionResponse")
