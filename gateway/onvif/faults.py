@@ -108,7 +108,7 @@ def wsbn_fault(
     QName-valued children need in scope.  ``now`` defaults to the current time.
     """
     el = etree.Element(tag, nsmap={**_FAULT_PREFIXES, **(nsmap or {})})
-    stamp = now if now is not None else dt.datetime.now(dt.timezone.utc)
+    stamp = now if now is not None else dt.datetime.now(dt.UTC)
     etree.SubElement(el, qn(WSRF_BF, "Timestamp")).text = format_utc(stamp)
     etree.SubElement(el, qn(WSRF_BF, "Description"), {qn(XML, "lang"): "en"}).text = reason
     for child_tag, text in children:

@@ -15,7 +15,7 @@ import math
 import re
 from decimal import Decimal
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 #: Fixed lengths for the calendar units of xs:duration (see module docstring).
 SECONDS_PER_YEAR = 365 * 86_400

@@ -50,7 +50,7 @@ _LOCATION_FIELDS = ("lon", "lat", "height", "radius", "includeUnknown")
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
+    return str(etree.QName(el).localname)
 
 
 def _elements(el: etree._Element, refuse: Callable[[str], SoapFault]) -> list[etree._Element]:

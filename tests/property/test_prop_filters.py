@@ -39,7 +39,7 @@ TEXTS = st.one_of(
 ATTRS = st.dictionaries(
     st.sampled_from(["Dialect", "Match", "other"]),
     st.one_of(st.sampled_from([DIALECT_CONCRETE, DIALECT_CONCRETE_SET, DIALECT_ITEM_FILTER, RFC3986, RFC2396, STRCMP0,
-                               " ", ""]), XML_TEXT),  # fmt: skip
+                               " ", ""]), XML_TEXT),
     max_size=2,
 )
 
@@ -140,7 +140,7 @@ TIME_BITS = st.sampled_from(["P", "T", "-", "+", "1", "99999", ".", "5", "Y", "M
 def test_time_parsers_raise_only_time_format_errors(text: str) -> None:
     import datetime as dt
 
-    now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for parse in (lambda: parse_duration(text), lambda: parse_datetime(text),
                   lambda: parse_absolute_or_relative(text, now)):  # fmt: skip
         try:

@@ -16,7 +16,7 @@ from gateway.onvif.time import (
     parse_duration,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 1, 8, 15, 0, tzinfo=UTC)
 
 
