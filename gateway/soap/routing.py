@@ -65,7 +65,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
 def base_url(scope: Mapping[str, Any]) -> str | None:
     """``scheme://authority`` of an ASGI HTTP scope, or None if the Host header is unusable."""
     scheme = scope.get("scheme", "http")
-    hosts = [value for name, value in scope.get("headers", ()) if name == b"host"]
+    # hypercorn always passes one host header, empty when an HTTP/1.0 client sent none.
+    hosts = [value for name, value in scope.get("headers", ()) if name == b"host" and value]
     if len(hosts) > 1:
         return None
     if hosts:

@@ -170,10 +170,14 @@ def test_bad_host_header_is_400(app) -> None:
 
 
 def test_server_address_is_the_fallback_base_url(app) -> None:
-    scope = {"path": EVENTS, "headers": [(b"content-type", CONTENT_TYPE.encode())], "server": ("::1", 8080)}
-    result = raw_call(app, scope, [request()])
-    assert etree.fromstring(result.body).findtext("s:Body/t:EchoResponse/t:BaseUrl", namespaces=NS) \
-        == "http://[::1]:8080"
+    for headers in ([], [(b"host", b"")]):
+        scope = {"path": EVENTS, "headers": [(b"content-type", CONTENT_TYPE.encode()), *headers],
+                 "server": ("::1", 8080)}
+        result = raw_call(app, scope, [request()])
+        assert etree.fromstring(result.body).findtext("s:Body/t:EchoResponse/t:BaseUrl", namespaces=NS) \
+            == "http://[::1]:8080"
+    scope = {"path": EVENTS, "headers": [(b"content-type", CONTENT_TYPE.encode())], "server": None}
+    assert raw_call(app, scope, [request()]).status == 400
 
 
 def test_lifespan_runs_callbacks_and_reports_failure() -> None:
