@@ -18,7 +18,7 @@ from gateway.cli.output import EXIT_OK, UsageError, print_json, table
 from gateway.cli.progress import Progress
 
 
-def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     group = commands.add_parser("catalog", help="the local resource catalog")
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -51,7 +51,9 @@ def run_import(args: argparse.Namespace) -> int:
     progress = Progress(f"importing {path.name}")
     with open_catalog(db_url(args)) as catalog:
         try:
-            report = import_csv(catalog, path, skip_invalid=args.skip_invalid, replace=not args.merge, progress=progress)
+            report = import_csv(
+                catalog, path, skip_invalid=args.skip_invalid, replace=not args.merge, progress=progress
+            )
         finally:
             progress.finish()
     for line, message in report.errors:

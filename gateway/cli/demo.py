@@ -38,7 +38,7 @@ PASSWORD_BYTES = 12
 _SQLITE_SIDECARS = ("", "-wal", "-shm", "-journal")
 
 
-def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "demo", parents=[common], help="serve a generated city of cameras, ready to query",
         description="Create a fresh demo catalog (by default demo.db in the user's data directory; an SQLite "
@@ -60,7 +60,7 @@ def demo_url(args: argparse.Namespace) -> str:
         return str(URL.create("sqlite", database=str(Path(platformdirs.user_data_dir(APP_NAME)) / DEMO_FILE)))
     if make_url(args.db) == make_url(default_url()):
         raise UsageError(f"{args.db} is your real catalog; the demo replaces its contents, so give another --db")
-    return args.db
+    return str(args.db)
 
 
 def _start_fresh(url: str) -> None:
@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     options = serve_options(url, listen)
     _start_fresh(url)
     password = secrets.token_urlsafe(PASSWORD_BYTES)
+    print(f"vmsgw demo: seeding a fresh catalog with {args.size:,} generated resources ...", flush=True)
     progress = Progress("seeding the demo city", unit="resources")
     with open_catalog(url) as catalog:
         try:

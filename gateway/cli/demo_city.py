@@ -111,7 +111,8 @@ def _channel_resources(
     yield make(token=make_remote_token(prefix, f"{ch}Sub"), kind="MediaProfile", name=f"{label} - sub")
     yield make(token=make_remote_token(prefix, f"VideoSource_{channel}"), kind="VideoSource", name=label)
     if kind.records:
-        yield make(token=make_remote_token(prefix, f"Recording_{channel}"), kind="Recording", name=f"{label} - recording")
+        recording = make_remote_token(prefix, f"Recording_{channel}")
+        yield make(token=recording, kind="Recording", name=f"{label} - recording")
 
 
 def _devices(rng: random.Random) -> Iterator[Resource]:

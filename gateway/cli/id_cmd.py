@@ -8,7 +8,7 @@ from gateway.addressing.annex_a import DeviceIdError, explain
 from gateway.cli.output import EXIT_OK, UsageError, print_json, table
 
 
-def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     group = commands.add_parser("id", help="Annex A device IDs (token prefixes)")
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
     p = verbs.add_parser(

@@ -37,34 +37,31 @@ def database_url(text: str) -> str:
     return text
 
 
-def _common(defaults: bool) -> argparse.ArgumentParser:
-    """``--db`` and ``-v``; at command level without defaults, so they don't hide the top-level ones."""
-    common = argparse.ArgumentParser(add_help=False)
-    keep = {} if defaults else {"default": argparse.SUPPRESS}
+def _common(top_level: bool) -> argparse.ArgumentParser:
+    """``--db`` and ``-v``; below the top level without defaults, so they don't hide the top-level ones."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=None if top_level else argparse.SUPPRESS)
     common.add_argument(
-        "--db", type=database_url, metavar="URL", **({"default": None} | keep),
+        "--db", type=database_url, metavar="URL",
         help="catalog database URL (default: an SQLite file in the user's data directory)",
     )  # fmt: skip
-    common.add_argument(
-        "-v", "--verbose", action="count", **({"default": 0} | keep), help="log more (-vv for debug output)"
-    )
+    common.add_argument("-v", "--verbose", action="count", help="log more (-vv for debug output)")
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vmsgw", parents=[_common(defaults=True)],
+        prog="vmsgw", parents=[_common(top_level=True)],
         description="Federated ONVIF Resource Query gateway (IEC 62676-2-33).",
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
-    common = _common(defaults=False)
+    common = _common(top_level=False)
     for module in (serve_cmd, catalog_cmd, user_cmd, id_cmd, query_cmd, demo):
         module.add_parser(commands, common)
     return parser
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = _LEVELS[min(verbosity, len(_LEVELS) - 1)]
+def _configure_logging(verbosity: int | None) -> None:
+    level = _LEVELS[min(verbosity or 0, len(_LEVELS) - 1)]
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
 
 

@@ -51,7 +51,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO | N
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
     for row in [list(headers), *cells]:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
 def print_json(data: Any, out: TextIO | None = None) -> None:

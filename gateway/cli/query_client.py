@@ -137,18 +137,17 @@ class ResourceQueryClient:
         return envelope
 
     def event_service(self) -> str:
-        """The event service XAddr from GetServices, else from GetCapabilities."""
+        """The event service XAddr from GetServices, else (a server without it) from GetCapabilities."""
         device = self._device.create_service(DEVICE_BINDING, self.url)
-        try:
-            with _errors(self.url):
+        with _errors(self.url):
+            try:
                 services = device.GetServices(IncludeCapability=False)
-        except QueryError as err:
-            log.info("GetServices failed (%s); trying GetCapabilities", err)
-        else:
+            except Fault as err:
+                log.info("GetServices refused (%s); trying GetCapabilities", describe_fault(err))
+                services = None
             for service in services or ():
                 if service.Namespace == TEV and service.XAddr:
                     return str(service.XAddr)
-        with _errors(self.url):
             capabilities = device.GetCapabilities(Category=["Events"])
         events = getattr(capabilities, "Events", None)
         if events is None or not events.XAddr:

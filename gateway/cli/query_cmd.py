@@ -25,12 +25,13 @@ DEFAULT_WAIT = 1.0
 URL_SCHEMES = ("http://", "https://")
 
 
-def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "query", parents=[common], help="query a Resource Query server (this gateway or any other)",
         description="Subscribe to resource events on a Resource Query server, pull until the enumeration is "
         f"over, and print the matching resources. The password is read from ${PASSWORD_ENV}, else from "
-        "standard input with --password-stdin, else asked for.",
+        "standard input with --password-stdin, else asked for. An https:// server's certificate is checked "
+        "against the system CAs, or the bundle named by $REQUESTS_CA_BUNDLE.",
     )  # fmt: skip
     p.add_argument("--url", required=True, help="the device service URL, e.g. http://127.0.0.1:8080/onvif/device_service")
     p.add_argument("--user", required=True, metavar="NAME")

@@ -86,7 +86,9 @@ class Notification:
 
 
 def _items(message: etree._Element, group: str) -> list[etree._Element]:
-    return message.findall(f"tt:{group}/tt:SimpleItem", _NSMAP) + message.findall(f"tt:{group}/tt:ElementItem", _NSMAP)
+    """The SimpleItems, then the ElementItems, of ``tt:Source`` or ``tt:Data``."""
+    found = message.findall(f"tt:{group}/tt:SimpleItem", _NSMAP)
+    return [*found, *message.findall(f"tt:{group}/tt:ElementItem", _NSMAP)]
 
 
 def _float(text: str | None) -> float | None:

@@ -23,7 +23,7 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 _BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
 
-def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "serve", parents=[common], help="serve the catalog to ONVIF clients",
         description="Migrate the catalog, listen, and serve the device and event services until Ctrl-C or SIGTERM.",

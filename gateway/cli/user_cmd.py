@@ -14,7 +14,7 @@ from gateway.cli.passwords import new_password
 from gateway.onvif.access import USER_LEVELS, normalise_level
 
 
-def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     group = commands.add_parser("user", help="gateway users (WS-UsernameToken accounts)")
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
 
