@@ -24,7 +24,7 @@ from gateway.cli.context import open_catalog
 from gateway.cli.demo_city import DEFAULT_SEED, DEFAULT_SIZE, DEMO_POINT, DISTRICTS, generate_city
 from gateway.cli.output import EXIT_OK, UsageError
 from gateway.cli.progress import Progress
-from gateway.cli.serve_cmd import serve, serve_options
+from gateway.cli.serve_cmd import listen_errors, serve, serve_options
 
 DEMO_FILE = "demo.db"
 DEMO_USER = "demo"
@@ -71,13 +71,12 @@ def _start_fresh(url: str) -> None:
             Path(parsed.database + suffix).expanduser().unlink(missing_ok=True)
 
 
-def _fixed_port(listen: Listen) -> Listen:
-    """Port 0 resolved now, so the printed command can name the port the server will use."""
-    if listen.port:
-        return listen
+def _probe(listen: Listen) -> Listen:
+    """Check the address is free before seeding (and resolve port 0, so the printed command names the port)."""
     family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.bind((listen.host, 0))
+    with listen_errors(listen), socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        probe.bind((listen.host, listen.port))
         return Listen(listen.host, probe.getsockname()[1])
 
 
@@ -96,7 +95,7 @@ def query_command(listen: Listen, password: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     url = demo_url(args)
-    listen = _fixed_port(args.listen)
+    listen = _probe(args.listen)
     options = serve_options(url, listen)
     _start_fresh(url)
     password = secrets.token_urlsafe(PASSWORD_BYTES)

@@ -69,18 +69,25 @@ def serve_options(
     )  # fmt: skip
 
 
-def serve(options: ServeOptions) -> None:
-    """Run the gateway; a listen address that cannot be bound is one clear line, exit 1."""
-    from gateway.runtime import serve as run_gateway
-
+@contextmanager
+def listen_errors(listen: Listen) -> Iterator[None]:
+    """A listen address that cannot be resolved or bound becomes one clear line (exit 1)."""
     try:
-        run_gateway(options)
+        yield
     except socket.gaierror as err:
-        raise Failure(f"cannot resolve {options.host!r}: {err.strerror}") from None
+        raise Failure(f"cannot resolve {listen.host!r}: {err.strerror}") from None
     except OSError as err:
         if err.errno not in _BIND_ERRORS:
             raise
-        raise Failure(f"cannot listen on {options.host}:{options.port}: {err.strerror}") from None
+        raise Failure(f"cannot listen on {listen.host}:{listen.port}: {err.strerror}") from None
+
+
+def serve(options: ServeOptions) -> None:
+    """Run the gateway until Ctrl-C or SIGTERM."""
+    from gateway.runtime import serve as run_gateway
+
+    with listen_errors(Listen(options.host, options.port)):
+        run_gateway(options)
 
 
 def run_serve(args: argparse.Namespace) -> int:
