@@ -32,7 +32,7 @@ from zeep.transports import Transport
 from zeep.wsa import WsAddressingPlugin
 from zeep.wsse.username import UsernameToken
 
-from gateway.cli.query_xml import Notification, filter_elements, parse_notifications
+from gateway.cli.query_xml import NOTIFICATION, Notification, filter_elements, parse_notifications
 from gateway.onvif.ns import NSMAP, TDS, TEV
 from gateway.query.model import ResourceQuery
 from gateway.soap.ns import WSA
@@ -166,12 +166,18 @@ class ResourceQueryClient:
             raise QueryError(f"{address} answered CreatePullPointSubscription without a subscription address")
         return found.strip()
 
-    def pull(self, subscription: str, wait: float) -> list[Notification]:
-        """One PullMessages: what the server has, or nothing after ``wait`` seconds."""
+    def pull(self, subscription: str, wait: float) -> tuple[int, list[Notification]]:
+        """One PullMessages: how many messages arrived, and the resource events among them.
+
+        Zero messages means ``wait`` seconds passed with nothing to send.  The
+        count includes messages that are not resource events, so such a
+        message never passes for the empty pull that ends the enumeration.
+        """
         pull_point = self._events.create_service(PULL_POINT_BINDING, subscription)
         with _errors(subscription), self._transport.settings(timeout=wait + NETWORK_TIMEOUT):
             pull_point.PullMessages(Timeout=dt.timedelta(seconds=wait), MessageLimit=MESSAGE_LIMIT)
-        return parse_notifications(self._last_reply())
+        reply = self._last_reply()
+        return sum(1 for _ in reply.iter(NOTIFICATION)), parse_notifications(reply)
 
     def unsubscribe(self, subscription: str) -> None:
         manager = self._events.create_service(SUBSCRIPTION_MANAGER_BINDING, subscription)
@@ -187,7 +193,10 @@ class ResourceQueryClient:
         subscription = self.subscribe(address, query, max(MIN_TERMINATION_S, int(2 * wait) + 1))
         log.info("pull point: %s", subscription)
         try:
-            while batch := self.pull(subscription, wait):
+            while True:
+                received, batch = self.pull(subscription, wait)
+                if not received:
+                    break
                 on_batch(batch)
         finally:
             try:

@@ -33,7 +33,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
         "standard input with --password-stdin, else asked for. An https:// server's certificate is checked "
         "against the system CAs, or the bundle named by $REQUESTS_CA_BUNDLE.",
     )  # fmt: skip
-    p.add_argument("--url", required=True, help="the device service URL, e.g. http://127.0.0.1:8080/onvif/device_service")
+    p.add_argument(
+        "--url", required=True, help="the device service URL, e.g. http://127.0.0.1:8080/onvif/device_service"
+    )
     p.add_argument("--user", required=True, metavar="NAME")
     p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     p.add_argument("--near", type=lat_lon, metavar="LAT,LON", help="centre of a location filter (WGS84 degrees)")

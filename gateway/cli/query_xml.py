@@ -21,6 +21,7 @@ from gateway.query.model import ResourceQuery
 
 #: The ConcreteSet expression for "every resource topic".
 ALL_RESOURCES = "tns1:Resource//."
+NOTIFICATION = f"{{{WSNT}}}NotificationMessage"
 _NSMAP = {"tt": TT, "wsnt": WSNT, "tns1": TNS1}
 _TRUE = ("true", "1")
 
@@ -136,5 +137,5 @@ def _notification(note: etree._Element) -> Notification | None:
 
 def parse_notifications(envelope: etree._Element) -> list[Notification]:
     """Every resource event in a ``PullMessagesResponse`` envelope, in document order."""
-    found = (_notification(n) for n in envelope.iter(f"{{{WSNT}}}NotificationMessage"))
+    found = (_notification(n) for n in envelope.iter(NOTIFICATION))
     return [n for n in found if n is not None]

@@ -45,12 +45,16 @@ def _located(name: str) -> str:
             '<tt:SimpleItem Name="Offline" Value="false"/>')
 
 
+MOTION = ('<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/'
+          'ConcreteSet">tns1:VideoSource/MotionAlarm</wsnt:Topic><wsnt:Message><tt:Message '
+          'UtcTime="2026-03-01T08:00:00Z"/></wsnt:Message></wsnt:NotificationMessage>')
 PULLS = [
     [_event("Initialized", "MediaProfile", "Profile_1", _located("Gate 8 - main")),
      _event("Initialized", "MediaProfile", "Profile_2", _located("Gate 8 - sub")),
      _event("Initialized", "VideoSource", "VS_1", _located("Gate 8"))],
     [_event("Changed", "MediaProfile", "Profile_1", '<tt:SimpleItem Name="Offline" Value="true"/>'),
      _event("Deleted", "MediaProfile", "Profile_2")],
+    [MOTION],  # not a resource event, yet not the empty pull that ends the enumeration
     [],
 ]
 TIMES = ("<tev:CurrentTime>2026-03-01T08:00:00Z</tev:CurrentTime>"
@@ -128,8 +132,7 @@ def test_flow_and_table(vmsgw, capsys, server) -> None:  # type: ignore[no-untyp
     calls = server[0].calls
     assert [(a, op) for a, op, _ in calls] == [
         (URL, "GetServices"), (EVENTS, "CreatePullPointSubscription"),
-        (PULL_POINT, "PullMessages"), (PULL_POINT, "PullMessages"), (PULL_POINT, "PullMessages"),
-        (PULL_POINT, "Unsubscribe"),
+        *[(PULL_POINT, "PullMessages")] * len(PULLS), (PULL_POINT, "Unsubscribe"),
     ]  # fmt: skip
     create = calls[1][2]
     topic = create.find(f".//{{{TEV}}}Filter/{{{WSNT}}}TopicExpression")
