@@ -6,18 +6,20 @@ under the size cap (→ 413 fault), then parse → mustUnderstand → operation 
 body QName → authenticate → authorise → handler → response envelope.
 
 Nothing here bounds a handler's run time: PullMessages long-polls for
-minutes.  A client disconnect cancels the handler through the server.
+minutes.  A client that disconnects meanwhile gets its handler cancelled, so
+abandoned polls hold nothing.
 A :class:`SoapFault` is the client-visible answer; any other exception is
 logged once with its traceback (logger ``gateway.soap``) and answered with a
 generic ``env:Receiver`` fault, never with its text.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from gateway.soap.build import build_fault, build_response
 from gateway.soap.dispatch import ANONYMOUS, Authorizer, CredentialLookup, Principal, Request, Service
@@ -39,6 +41,7 @@ Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Callback = Callable[[], Awaitable[None]]
+_T = TypeVar("_T")
 
 
 class _ClientGone(Exception):
@@ -63,7 +66,16 @@ class _Context:
 
 
 class SoapApp:
-    """ASGI 3 application serving SOAP 1.2 endpoints and their WSDL."""
+    """ASGI 3 application serving SOAP 1.2 endpoints and their WSDL.
+
+    ``routes`` maps exact paths and ``{param}`` templates to services;
+    ``authorizer`` raises the fault for a principal an operation's access class
+    refuses; ``credentials`` looks up UsernameToken users; ``vocab`` supplies
+    the subcodes of the core's own faults and ``nsmap`` the prefixes every
+    reply declares.  ``state`` reaches handlers as ``Request.state``;
+    ``on_startup``/``on_shutdown`` run in the ASGI lifespan.  The rest have
+    working defaults and exist for tests and tuning.
+    """
 
     def __init__(
         self,
@@ -162,7 +174,7 @@ class SoapApp:
                               subcodes=self.vocab.too_large, http_status=413)
             return _Response(fault.http_status, self._fault(fault, None), SOAP_CONTENT_TYPE)
         context = _Context(base_url=base, path=path, path_params=params, tls=scope.get("scheme") == "https")
-        status, payload = await self._soap(body, service, context)
+        status, payload = await _unless_client_leaves(self._soap(body, service, context), receive)
         return _Response(status, payload, SOAP_CONTENT_TYPE)
 
     async def _soap(self, data: bytes, service: Service, context: _Context) -> tuple[int, bytes]:
@@ -222,6 +234,27 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def _unless_client_leaves(work: Coroutine[Any, Any, _T], receive: Receive) -> _T:
+    """Await ``work``, cancelling it if the client disconnects first: nobody would read a long poll's answer."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnect(receive))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        task.cancel()  # no-op when done; on our own cancellation it stops the handler too
+    if not task.cancelled() and task.done():
+        return task.result()
+    await asyncio.gather(task, return_exceptions=True)  # let the handler's cleanup run before we go
+    raise _ClientGone
+
+
+async def _disconnect(receive: Receive) -> None:
+    # After the body, the only message left for a request is http.disconnect.
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _document(data: bytes | None) -> _Response:

@@ -69,6 +69,19 @@ async def _crash(req: Request) -> etree._Element:
     raise RuntimeError(SECRET_TEXT)
 
 
+#: What the Hang handler went through: "started", then "cancelled" if the server gave up on it.
+HANG_LOG: list[str] = []
+
+
+async def _hang(req: Request) -> etree._Element:
+    HANG_LOG.append("started")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        HANG_LOG.append("cancelled")
+    raise AssertionError("unreachable")
+
+
 def authorize(principal: Principal, access: str) -> None:
     if access == "admin" and principal.level != "Administrator":
         raise SoapFault(SENDER, "not allowed", subcodes=VOCAB.not_authorized)
@@ -85,6 +98,7 @@ SERVICE = Service(
         qn(T, "Fail"): _op(_fail),
         qn(T, "Conflict"): _op(_conflict),
         qn(T, "Crash"): _op(_crash),
+        qn(T, "Hang"): _op(_hang),
     },
     unknown=lambda qname: SoapFault(SENDER, f"unknown operation {qname}", subcodes=VOCAB.unknown_action),
     wsdl="gateway/event_service.wsdl",
@@ -120,8 +134,12 @@ class RawResponse(NamedTuple):
     receives: int  # how many ASGI receive() calls the app made
 
 
-def raw_call(app: Any, scope: dict[str, Any], body_chunks: list[bytes]) -> RawResponse:
-    """Drive the ASGI app with a hand-made scope (paths httpx would normalise) and a chunked body."""
+def raw_call(app: Any, scope: dict[str, Any], body_chunks: list[bytes], *,
+             disconnect_after: float | None = None) -> RawResponse:
+    """Drive the ASGI app with a hand-made scope (paths httpx would normalise) and a chunked body.
+
+    After the body the client waits for the answer, or disconnects after ``disconnect_after`` seconds.
+    """
     messages = [{"type": "http.request", "body": c, "more_body": i < len(body_chunks) - 1}
                 for i, c in enumerate(body_chunks)] or [{"type": "http.request", "body": b""}]
     sent: list[dict[str, Any]] = []
@@ -130,7 +148,13 @@ def raw_call(app: Any, scope: dict[str, Any], body_chunks: list[bytes]) -> RawRe
     async def receive() -> dict[str, Any]:
         nonlocal receives
         receives += 1
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
+        if messages:
+            return messages.pop(0)
+        if disconnect_after is not None:
+            await asyncio.sleep(disconnect_after)
+            return {"type": "http.disconnect"}
+        await asyncio.Event().wait()  # a client that stays connected until it has the answer
+        raise AssertionError("unreachable")
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 from lxml import etree
-from soapkit import CONTENT_TYPE, SECRET_TEXT, T, VOCAB, call, envelope, fault_of, make_app, raw_call, request, ter
+from soapkit import CONTENT_TYPE, HANG_LOG, SECRET_TEXT, T, VOCAB, call, envelope, fault_of, make_app, raw_call, request, ter
 from zeep.wsse.username import UsernameToken
 
 from gateway.soap.ns import SOAP_ENV, WSA, WSSE, qn
@@ -109,6 +109,12 @@ def test_client_disconnect_before_body_sends_nothing(app) -> None:
              "headers": [(b"host", b"gw"), (b"content-type", CONTENT_TYPE.encode())], "server": None}
     asyncio.run(app(scope, receive, send))
     assert sent == []
+
+
+def test_a_handler_is_cancelled_when_the_client_leaves(app) -> None:
+    HANG_LOG.clear()
+    result = raw_call(app, {"path": EVENTS}, [request("Hang")], disconnect_after=0.05)
+    assert (result.status, HANG_LOG) == (0, ["started", "cancelled"])  # nothing sent to the departed client
 
 
 def test_unknown_operation_uses_the_service_fault(app) -> None:
