@@ -54,10 +54,14 @@ def run_import(args: argparse.Namespace) -> int:
             report = import_csv(
                 catalog, path, skip_invalid=args.skip_invalid, replace=not args.merge, progress=progress
             )
+        except PermissionError as err:
+            raise UsageError(f"{path}: {err.strerror}") from None
         finally:
             progress.finish()
     for line, message in report.errors:
         print(f"{path}:{line}: {message}", file=sys.stderr)
+    if len(report.errors) > report.skipped:  # an error that skipping a row cannot fix: the file is unreadable
+        raise UsageError("nothing was imported: the file cannot be read as a catalog CSV")
     if report.errors and not args.skip_invalid:
         count = len(report.errors)
         raise UsageError(
@@ -78,7 +82,10 @@ def run_export(args: argparse.Namespace) -> int:
     if not path.parent.is_dir():
         raise UsageError(f"{path}: directory {path.parent} does not exist")
     with open_catalog(db_url(args)) as catalog:
-        count = export_csv(catalog, path)
+        try:
+            count = export_csv(catalog, path)
+        except OSError as err:
+            raise UsageError(f"{path}: {err.strerror}") from None
     print(f"{path}: {count} resources written")
     return EXIT_OK
 

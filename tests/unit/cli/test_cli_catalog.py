@@ -104,3 +104,19 @@ def test_stats_table(vmsgw, capsys, db_url: str, good_csv: Path) -> None:  # typ
 def test_missing_file(vmsgw, capsys, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert vmsgw("catalog", "import", str(tmp_path / "nope.csv"), "--db", db_url) == 2
     assert capsys.readouterr().err == f"vmsgw catalog import: {tmp_path / 'nope.csv'}: no such file\n"
+
+
+def test_unreadable_file_imports_nothing_even_when_skipping(  # type: ignore[no-untyped-def]
+    vmsgw, capsys, db_url: str, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("token,colour\n" + ROWS[0], encoding="utf-8")
+    assert vmsgw("catalog", "import", str(wrong), "--skip-invalid", "--db", db_url) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{wrong}:1: ") and "colour" in err[0]
+    assert err[1] == "vmsgw catalog import: nothing was imported: the file cannot be read as a catalog CSV"
+
+
+def test_export_to_a_directory_is_refused(vmsgw, capsys, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert vmsgw("catalog", "export", str(tmp_path), "--db", db_url) == 2
+    assert capsys.readouterr().err.startswith(f"vmsgw catalog export: {tmp_path}: ")
