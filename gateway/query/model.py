@@ -7,7 +7,7 @@ persisted with each pull point as JSON, and evaluated by
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 RFC3986 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc3986"
 STRCMP0 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/strcmp0"

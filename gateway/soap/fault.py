@@ -46,7 +46,7 @@ class SoapFault(Exception):
         self.subcodes = subcodes
         self.detail = detail
         self.not_understood = not_understood
-        self.http_status = http_status or (400 if code in (SENDER, VERSION_MISMATCH) else 500)
+        self.http_status = http_status or (400 if code == SENDER else 500)
 
     def __repr__(self) -> str:
         return f"SoapFault({self.code!r}, {self.reason!r}, subcodes={self.subcodes!r})"
