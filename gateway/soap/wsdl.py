@@ -49,9 +49,13 @@ def official_root() -> Path | None:
 
 
 def own_root() -> Path | None:
-    """The repository's ``wsdl/`` in a source checkout, else the copy setup.cfg installs."""
+    """The repository's ``wsdl/`` in a source checkout, else the copy setup.cfg installs.
+
+    A candidate must hold our event service document: when the package is
+    installed, ``<site-packages>/wsdl`` may belong to another distribution.
+    """
     for root in (Path(__file__).resolve().parents[2] / "wsdl", Path(sys.prefix) / "share" / "vms-gateway" / "wsdl"):
-        if root.is_dir():
+        if (root / "event_service.wsdl").is_file():
             return root
     return None
 
