@@ -18,11 +18,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from gateway.soap.build import build_fault, build_response
-from gateway.soap.dispatch import ANONYMOUS, Authorizer, CredentialLookup, Principal, Request, Service
+from gateway.soap.dispatch import (
+    ANONYMOUS,
+    Authorizer,
+    CredentialLookup,
+    Principal,
+    Request,
+    Service,
+)
 from gateway.soap.envelope import Envelope, check_must_understand, parse_envelope
 from gateway.soap.fault import RECEIVER, SENDER, FaultVocabulary, SoapFault
 from gateway.soap.routing import RouteTable, base_url
@@ -92,7 +99,7 @@ class SoapApp:
         wsdl: WsdlFiles | None = None,
         nonces: NonceCache | None = None,
         created_skew: timedelta = CREATED_SKEW,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.routes = RouteTable(routes)
         self.authorizer = authorizer

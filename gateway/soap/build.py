@@ -113,4 +113,5 @@ def _addressing(header: etree._Element, action: str, relates_to: str | None) -> 
 
 
 def _serialize(root: etree._Element) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return data

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.soap.fault import MUST_UNDERSTAND, SENDER, VERSION_MISMATCH, FaultVocabulary, SoapFault
+from gateway.soap.fault import (
+    MUST_UNDERSTAND,
+    SENDER,
+    VERSION_MISMATCH,
+    FaultVocabulary,
+    SoapFault,
+)
 from gateway.soap.ns import SOAP_ENV, WSA, WSSE, qn
 
 #: SOAP 1.1 envelope namespace: recognised only to answer VersionMismatch.

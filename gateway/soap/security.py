@@ -22,7 +22,7 @@ import binascii
 import hashlib
 import heapq
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
@@ -158,4 +158,4 @@ def _parse_created(text: str) -> datetime | None:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

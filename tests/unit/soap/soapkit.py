@@ -108,8 +108,8 @@ ROUTES = {"/onvif/event_service": SERVICE, "/onvif/pullpoint/{id}": SERVICE}
 
 
 def make_app(**overrides: Any) -> SoapApp:
-    options: dict[str, Any] = dict(authorizer=authorize, credentials=USERS.get, vocab=VOCAB, nsmap=NSMAP,
-                                   state="the-state", max_body_bytes=64 * 1024)
+    options: dict[str, Any] = {"authorizer": authorize, "credentials": USERS.get, "vocab": VOCAB, "nsmap": NSMAP,
+                               "state": "the-state", "max_body_bytes": 64 * 1024}
     options.update(overrides)
     return SoapApp(ROUTES, **options)
 

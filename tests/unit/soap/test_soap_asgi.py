@@ -3,12 +3,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from lxml import etree
-from soapkit import CONTENT_TYPE, HANG_LOG, SECRET_TEXT, T, VOCAB, call, envelope, fault_of, make_app, raw_call, request, ter
+from soapkit import (
+    CONTENT_TYPE,
+    HANG_LOG,
+    SECRET_TEXT,
+    VOCAB,
+    T,
+    call,
+    envelope,
+    fault_of,
+    make_app,
+    raw_call,
+    request,
+    ter,
+)
 from zeep.wsse.username import UsernameToken
 
 from gateway.soap.ns import SOAP_ENV, WSA, WSSE, qn
@@ -153,7 +166,7 @@ def test_authorizer_sees_anonymous_and_authenticated_principals(app) -> None:
     response = call(app, "POST", EVENTS, content=request("Admin"))
     assert (response.status_code, fault_of(response.content)[1]) == (400, list(VOCAB.not_authorized))
     root = etree.fromstring(request("Admin"))
-    UsernameToken("alice", "wonderland", use_digest=True, created=datetime.now(timezone.utc)).apply(root, {})
+    UsernameToken("alice", "wonderland", use_digest=True, created=datetime.now(UTC)).apply(root, {})
     signed = etree.tostring(root)
     response = call(app, "POST", EVENTS, content=signed)
     assert (response.status_code, body_text(response, "User")) == (200, "alice")

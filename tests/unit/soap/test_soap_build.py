@@ -11,7 +11,13 @@ from zeep.exceptions import Fault as ZeepFault
 
 from gateway.onvif.ns import NSMAP, TER, TEV
 from gateway.soap.build import build_fault, build_response
-from gateway.soap.fault import MUST_UNDERSTAND, RECEIVER, SENDER, VERSION_MISMATCH, SoapFault
+from gateway.soap.fault import (
+    MUST_UNDERSTAND,
+    RECEIVER,
+    SENDER,
+    VERSION_MISMATCH,
+    SoapFault,
+)
 from gateway.soap.ns import FAULT_ACTION, SOAP_ENV, WSA, XML, qn
 from gateway.soap.wsdl import official_root
 

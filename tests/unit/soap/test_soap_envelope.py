@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from soapkit import T, VOCAB, envelope, request, ter
+from soapkit import VOCAB, T, envelope, request, ter
 
 from gateway.soap.envelope import WSA_2004, check_must_understand, parse_envelope
 from gateway.soap.fault import MUST_UNDERSTAND, SENDER, VERSION_MISMATCH, SoapFault

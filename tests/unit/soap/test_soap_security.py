@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
@@ -12,7 +12,7 @@ from zeep.wsse.username import UsernameToken
 
 from gateway.soap.envelope import parse_envelope
 from gateway.soap.fault import RECEIVER, SENDER, SoapFault
-from gateway.soap.ns import WSSE, WSU
+from gateway.soap.ns import WSSE
 from gateway.soap.security import (
     CREATED_SKEW,
     MAX_NONCE_BYTES,
@@ -22,7 +22,7 @@ from gateway.soap.security import (
     verify_username_token,
 )
 
-NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 NONCE = b"0123456789abcdef"
 
 

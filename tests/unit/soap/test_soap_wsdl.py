@@ -87,12 +87,12 @@ def test_symlink_out_of_the_tree_is_not_followed(tmp_path: Path) -> None:
 def test_resourcequery_xsd_is_a_schema_for_the_four_filters() -> None:
     schema = etree.XMLSchema(etree.parse(str(own_root() / "resourcequery.xsd")))
     tt = 'xmlns="http://www.onvif.org/ver10/schema"'
-    good = [f"<LocationFilter {tt}><lon>118.79</lon><lat>32.06</lat><height>3</height><radius>100</radius>"
-            f"<includeUnknown>true</includeUnknown></LocationFilter>",
+    good = [(f"<LocationFilter {tt}><lon>118.79</lon><lat>32.06</lat><height>3</height><radius>100</radius>"
+             f"<includeUnknown>true</includeUnknown></LocationFilter>"),
             f"<LocationFilter {tt}><lon>1</lon><lat>2</lat><radius>3</radius></LocationFilter>",
             f"<PrefixFilter {tt}><Prefix>00012345678901234567</Prefix></PrefixFilter>",
-            f'<ScopeFilter {tt}><Scope Match="http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc3986">'
-            f"onvif://www.onvif.org/location/x</Scope><Scope>onvif://b</Scope></ScopeFilter>",
+            (f'<ScopeFilter {tt}><Scope Match="http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc3986">'
+             f"onvif://www.onvif.org/location/x</Scope><Scope>onvif://b</Scope></ScopeFilter>"),
             f"<SelectFilter {tt}><Path>/Name</Path><Path>/Scope/Location</Path></SelectFilter>"]
     bad = [f"<LocationFilter {tt}><lat>2</lat><lon>1</lon><radius>3</radius></LocationFilter>",
            f"<LocationFilter {tt}><lon>1</lon><lat>2</lat></LocationFilter>",
