@@ -142,9 +142,21 @@ def backend(request: pytest.FixtureRequest) -> str:
 def new_db_url(backend: str, tmp: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp / 'catalog.db'}"
-    from tests.conftest import create_postgres_database  # the catalog suite's helper
+    return new_postgres_database(os.environ["VMSGW_TEST_POSTGRES_URL"])
 
-    return create_postgres_database()
+
+def new_postgres_database(server_url: str) -> str:
+    """A fresh, empty database on the test server; the throwaway cluster is discarded after CI."""
+    import uuid
+
+    import sqlalchemy
+
+    name = "vmsgw_it_" + uuid.uuid4().hex[:12]
+    engine = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return sqlalchemy.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def seeded(backend: str, tmp: Path, rows: list[dict[str, str]]) -> Gateway:
