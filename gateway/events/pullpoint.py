@@ -62,10 +62,25 @@ def _pull_arguments(req: Request, ctx: EventContext) -> tuple[float, int]:
     return timeout, min(limit, ctx.limits.max_message_limit)
 
 
+_CURSOR = ("phase", "snap_after_id", "snap_seq", "tail_seq")
+
+
+def merge_after_pull(loaded: PullPointState, pulled: PullPointState, stored: PullPointState) -> PullPointState:
+    """The state to save after a pull, keeping what Renew or SetSynchronizationPoint did meanwhile.
+
+    A long poll may run for minutes while the same client renews or resets the
+    subscription from another connection: the longer termination wins, and a
+    cursor moved by someone else (a synchronization point) is kept.
+    """
+    moved = any(getattr(stored, f) != getattr(loaded, f) for f in _CURSOR)
+    base = stored if moved else pulled
+    return dataclasses.replace(base, termination=max(stored.termination, pulled.termination))
+
+
 async def pull_messages(req: Request) -> etree._Element:
     ctx: EventContext = req.state.events
     timeout, limit = _pull_arguments(req, ctx)
-    state = await _load(req)
+    state = loaded = await _load(req)
     if state.id in ctx.busy:
         raise faults.unable_to_get_messages("another PullMessages on this subscription is in progress")
     ctx.busy.add(state.id)
@@ -82,6 +97,10 @@ async def pull_messages(req: Request) -> etree._Element:
         now = utcnow()
         # Each pull keeps the subscription alive for at least its Timeout (digest §2.7 rule 9).
         state.termination = max(state.termination, now + dt.timedelta(seconds=timeout))
+        stored = await ctx.db(ctx.catalog.load_pull_point, state.id)
+        if stored is None:
+            raise faults.resource_unknown("the subscription was removed while pulling")
+        state = merge_after_pull(loaded, state, stored)
         if not await ctx.db(ctx.catalog.save_pull_point, state):
             raise faults.resource_unknown("the subscription was removed while pulling")
     finally:

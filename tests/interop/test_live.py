@@ -119,3 +119,29 @@ def test_shutdown_releases_a_waiting_pull_with_an_empty_answer(fresh_gateway: Ga
     assert fresh_gateway.stop() == 0
     waiting.join(10)
     assert result == [[]] and time.monotonic() - started < 5.0
+
+
+def test_renew_during_a_waiting_pull_is_kept(gateway: Gateway) -> None:
+    client, other = Client(gateway.url, USER, PASSWORD), Client(gateway.url, USER, PASSWORD)
+    address = client.subscribe(topic_expression(), tt("PrefixFilter", tt("Prefix", text="nowhere")))
+    client.drain(address)
+    waiting = threading.Thread(target=client.pull, args=(address, "PT2S"))
+    waiting.start()
+    time.sleep(0.5)
+    renewed = other.manager(address).Renew(TerminationTime="PT1H")
+    waiting.join()
+    after = client.pull_point(address).PullMessages(Timeout="PT0S", MessageLimit=1)
+    assert after.TerminationTime >= renewed.TerminationTime  # the pull did not shorten the renewal
+
+
+def test_synchronization_point_during_a_waiting_pull_is_kept(gateway: Gateway) -> None:
+    client, other = Client(gateway.url, USER, PASSWORD), Client(gateway.url, USER, PASSWORD)
+    address = client.subscribe(topic_expression(), tt("PrefixFilter", tt("Prefix", text="nowhere")))
+    client.drain(address)
+    waiting = threading.Thread(target=client.pull, args=(address, "PT3S"))
+    waiting.start()
+    time.sleep(0.5)
+    other.pull_point(address).SetSynchronizationPoint()
+    waiting.join()
+    # The waiting pull ran on its old cursor; the reset it would have overwritten takes effect after it.
+    assert [(e.operation, e.token) for e in client.drain(address)] == [("Initialized", "nowhere:Profile_1")]
