@@ -32,6 +32,8 @@ DEMO_LEVEL = "User"
 DEFAULT_LISTEN = "127.0.0.1:8080"
 #: Radius of the suggested query, metres: a few hundred cameras around DEMO_POINT.
 DEMO_RADIUS_M = 300
+#: Resources per staging batch: small, so the seeding progress moves visibly.
+SEED_BATCH = 1_000
 #: Random bytes of the demo password (16 URL-safe characters).
 PASSWORD_BYTES = 12
 #: Files SQLite keeps beside a database in WAL mode.
@@ -42,8 +44,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     p = commands.add_parser(
         "demo", parents=[common], help="serve a generated city of cameras, ready to query",
         description="Create a fresh demo catalog (by default demo.db in the user's data directory; an SQLite "
-        "--db file is DELETED and recreated), seed it with a generated city, add the user 'demo' with a random "
-        "password, print a ready-to-paste query command and serve until Ctrl-C.",
+        "--db file is DELETED and recreated, any other --db database has its resources replaced), seed it with a "
+        "generated city, add the user 'demo' with a random password, print a ready-to-paste query command and "
+        "serve until Ctrl-C.",
     )  # fmt: skip
     p.add_argument(
         "--listen", type=listen_address, default=listen_address(DEFAULT_LISTEN), metavar="HOST:PORT",
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress("seeding the demo city", unit="resources")
     with open_catalog(url) as catalog:
         try:
-            result = catalog.import_resources(generate_city(args.size, DEFAULT_SEED), replace=True, progress=progress)
+            city = generate_city(args.size, DEFAULT_SEED)
+            result = catalog.import_resources(city, replace=True, batch=SEED_BATCH, progress=progress)
         finally:
             progress.finish()
         catalog.add_user(DEMO_USER, DEMO_LEVEL, password, replace=True)

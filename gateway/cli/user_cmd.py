@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.catalog.errors import DuplicateUser
+from gateway.catalog.errors import CatalogError, DuplicateUser
 from gateway.cli.context import db_url, open_catalog
 from gateway.cli.output import EXIT_OK, UsageError, print_json, table
 from gateway.cli.passwords import new_password
@@ -50,6 +50,8 @@ def run_add(args: argparse.Namespace) -> int:
             catalog.add_user(args.name, level, password, replace=args.update)
         except DuplicateUser:
             raise UsageError(f"user {args.name!r} exists; use --update to change its level and password") from None
+        except CatalogError as err:  # the catalog is open, so this is about the name or password given
+            raise UsageError(str(err)) from None
     print(f"user {args.name} {'saved' if args.update else 'added'} with level {level}")
     return EXIT_OK
 
