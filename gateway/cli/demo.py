@@ -15,10 +15,9 @@ import shlex
 import socket
 from pathlib import Path
 
-import platformdirs
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
-from gateway.catalog.db import APP_NAME, SQLITE_DRIVERS, default_url
+from gateway.catalog.db import SQLITE_DRIVERS, default_url
 from gateway.cli.args import Listen, listen_address, positive_int
 from gateway.cli.context import open_catalog
 from gateway.cli.demo_city import DEFAULT_SEED, DEFAULT_SIZE, DEMO_POINT, DISTRICTS, generate_city
@@ -58,10 +57,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
 
 
 def demo_url(args: argparse.Namespace) -> str:
-    """``--db`` if given (never the default catalog), else ``demo.db`` in the user's data directory."""
+    """``--db`` if given (never the default catalog), else ``demo.db`` beside the default catalog."""
+    real = make_url(default_url())
     if args.db is None:
-        return str(URL.create("sqlite", database=str(Path(platformdirs.user_data_dir(APP_NAME)) / DEMO_FILE)))
-    if make_url(args.db) == make_url(default_url()):
+        return str(real.set(database=str(Path(str(real.database)).with_name(DEMO_FILE))))
+    if make_url(args.db) == real:
         raise UsageError(f"{args.db} is your real catalog; the demo replaces its contents, so give another --db")
     return str(args.db)
 
