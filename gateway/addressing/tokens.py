@@ -33,7 +33,7 @@ class TokenError(ValueError):
     """A string that is not a valid remote token (or prefix, or local part)."""
 
 
-def _bad_character(text: str) -> str | None:
+def bad_character(text: str) -> str | None:
     """The first whitespace or control character in ``text``, if any."""
     for ch in text:
         if ch.isspace() or unicodedata.category(ch) == "Cc":
@@ -59,7 +59,7 @@ def validate_prefix(prefix: str) -> str:
         raise TokenError("empty prefix")
     if SEPARATOR in prefix:
         raise TokenError(f"prefix {prefix!r} contains ':'")  # digest §1.2: a prefix never does
-    bad = _bad_character(prefix)
+    bad = bad_character(prefix)
     if bad is not None:
         raise TokenError(f"prefix {prefix!r} contains whitespace or control character {bad!r}")
     if len(prefix) > MAX_PREFIX:
@@ -74,7 +74,7 @@ def validate_remote_token(token: str) -> tuple[str, str]:
     """``(prefix, local)`` of a token that obeys every rule of digest §1.2, else :class:`TokenError`."""
     if not token:
         raise TokenError("empty remote token")
-    bad = _bad_character(token)
+    bad = bad_character(token)
     if bad is not None:
         raise TokenError(f"remote token {token!r} contains whitespace or control character {bad!r}")
     if len(token) > MAX_TOKEN:
