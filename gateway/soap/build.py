@@ -44,6 +44,32 @@ def build_response(
     return _serialize(root)
 
 
+def build_request(
+    body: etree._Element,
+    *,
+    action: str,
+    to: str,
+    message_id: str,
+    security: etree._Element | None,
+    nsmap: Mapping[str, str],
+) -> bytes:
+    """A request envelope, as the gateway sends it to a downstream service.
+
+    WS-Addressing ``Action``, ``MessageID`` and ``To`` are always present: the
+    event service requires them (digest §2.1); ``security`` is a ready
+    ``wsse:Security`` header block, if any.
+    """
+    root, _ = _envelope(nsmap, ())
+    header = etree.SubElement(root, qn(SOAP_ENV, "Header"))
+    etree.SubElement(header, qn(WSA, "Action")).text = action
+    etree.SubElement(header, qn(WSA, "MessageID")).text = message_id
+    etree.SubElement(header, qn(WSA, "To")).text = to
+    if security is not None:
+        header.append(security)
+    etree.SubElement(root, qn(SOAP_ENV, "Body")).append(body)
+    return _serialize(root)
+
+
 def build_fault(fault: SoapFault, *, relates_to: str | None, nsmap: Mapping[str, str]) -> bytes:
     """Serialise ``fault`` as an ``env:Fault`` envelope with ``wsa:Action`` = FAULT_ACTION."""
     extra = [*fault.subcodes, *fault.not_understood]

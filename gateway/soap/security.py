@@ -41,6 +41,7 @@ _PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-tok
 PASSWORD_DIGEST = _PROFILE + "#PasswordDigest"
 PASSWORD_TEXT = _PROFILE + "#PasswordText"
 _BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+_BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
 #: Compared against when the user is unknown, so both refusals cost the same.
 _DUMMY_PASSWORD = "\x00unknown-user\x00"
@@ -159,3 +160,16 @@ def _parse_created(text: str) -> datetime | None:
     except ValueError:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def username_token(user: str, password: str, *, nonce: bytes, created: datetime) -> etree._Element:
+    """The client side: a ``wsse:Security`` header with a PasswordDigest UsernameToken."""
+    stamp = created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = base64.b64encode(hashlib.sha1(nonce + stamp.encode() + password.encode()).digest()).decode()
+    security = etree.Element(qn(WSSE, "Security"), nsmap={"wsse": WSSE, "wsu": WSU})
+    token = etree.SubElement(security, qn(WSSE, "UsernameToken"))
+    etree.SubElement(token, qn(WSSE, "Username")).text = user
+    etree.SubElement(token, qn(WSSE, "Password"), Type=PASSWORD_DIGEST).text = digest
+    etree.SubElement(token, qn(WSSE, "Nonce"), EncodingType=_BASE64).text = base64.b64encode(nonce).decode()
+    etree.SubElement(token, qn(WSU, "Created")).text = stamp
+    return security

@@ -145,3 +145,13 @@ def test_full_cache_refuses_rather_than_forgets() -> None:
     assert not nonces.claim(b"a", now=NOW, until=until)  # still remembered
     assert nonces.claim(b"c", now=until, until=until + CREATED_SKEW)  # a and b expired at `until`
     assert len(nonces) == 1
+
+
+def test_tokens_we_send_verify_with_our_own_check() -> None:
+    from gateway.soap.security import NonceCache, username_token, verify_username_token
+
+    now = datetime.now(UTC)
+    header = username_token("alice", "s3cret", nonce=b"0123456789abcdef", created=now)
+    principal = verify_username_token(header, lookup=lambda n: ("s3cret", "User") if n == "alice" else None,
+                                      nonces=NonceCache(), now=now, tls=False, vocab=VOCAB)
+    assert principal.name == "alice" and principal.level == "User"
