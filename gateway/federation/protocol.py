@@ -1,0 +1,232 @@
+"""Resource Query as the gateway speaks it to a segment, without I/O (digest §1, §2.4-2.9).
+
+Requests go out as bytes; replies come back as bytes and leave as typed
+results or a :mod:`~gateway.federation.errors` exception — never anything
+else, whatever the segment sends.  Replies are parsed by the SOAP core's
+hardened parser (no DTDs or entities, a size cap), and every resource event
+is checked before it may reach the catalog: a segment's bad items are
+counted and reported, never stored.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import uuid
+from dataclasses import dataclass
+
+from lxml import etree
+
+from gateway.addressing.context import parse_segment_token
+from gateway.addressing.tokens import TokenError
+from gateway.catalog.model import RESOURCE_KINDS, Operation
+from gateway.federation.errors import SegmentFault, SegmentMisbehaved
+from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, TT, WSA, WSNT
+from gateway.onvif.time import format_duration
+from gateway.soap.build import build_request
+from gateway.soap.envelope import parse_envelope
+from gateway.soap.fault import FaultVocabulary, SoapFault
+from gateway.soap.ns import SOAP_ENV
+from gateway.soap.security import username_token
+
+#: Largest reply accepted from a segment: a full 1000-message pull is about 0.5 MB.
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+#: Limits on one resource's items; beyond them the item is refused, not truncated.
+MAX_NAME = 1024
+MAX_SCOPES = 64
+MAX_SCOPE = 1024
+
+_NO_SUBCODES = FaultVocabulary()
+_OPERATIONS = {op.value: op for op in Operation}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    user: str
+    password: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentEvent:
+    """One resource event from a segment.  ``None`` means the item was absent.
+
+    A ``Changed`` event may carry only the items that changed (the Resource
+    Query example sends only ``Offline``), so absent items keep their value.
+    """
+
+    operation: Operation
+    kind: str
+    token: str
+    name: str | None = None
+    location: tuple[float, float, float | None] | None = None  # (lat, lon, elevation)
+    scopes: tuple[str, ...] | None = None
+    offline: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PullBatch:
+    events: list[SegmentEvent]
+    rejected: list[str]  # why each refused item was refused
+
+
+def request(body: etree._Element, *, action: str, to: str, credentials: Credentials | None,
+            now: dt.datetime | None = None) -> bytes:
+    security = None
+    if credentials is not None:
+        security = username_token(credentials.user, credentials.password, nonce=os.urandom(16),
+                                  created=now or dt.datetime.now(dt.UTC))
+    return build_request(body, action=action, to=to, message_id=f"urn:uuid:{uuid.uuid4()}", security=security,
+                         nsmap=NSMAP)
+
+
+def get_services() -> tuple[etree._Element, str]:
+    body = etree.Element(f"{{{TDS}}}GetServices")
+    etree.SubElement(body, f"{{{TDS}}}IncludeCapability").text = "false"
+    return body, "http://www.onvif.org/ver10/device/wsdl/GetServices"
+
+
+def create_pull_point(termination_s: float) -> tuple[etree._Element, str]:
+    body = etree.Element(f"{{{TEV}}}CreatePullPointSubscription")
+    topic = etree.SubElement(etree.SubElement(body, f"{{{TEV}}}Filter"), f"{{{WSNT}}}TopicExpression",
+                             Dialect=DIALECT_CONCRETE_SET)
+    topic.text = "tns1:Resource//."
+    etree.SubElement(body, f"{{{TEV}}}InitialTerminationTime").text = format_duration(termination_s)
+    return body, "http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest"
+
+
+def pull_messages(timeout_s: float, limit: int) -> tuple[etree._Element, str]:
+    body = etree.Element(f"{{{TEV}}}PullMessages")
+    etree.SubElement(body, f"{{{TEV}}}Timeout").text = format_duration(timeout_s)
+    etree.SubElement(body, f"{{{TEV}}}MessageLimit").text = str(limit)
+    return body, "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest"
+
+
+def unsubscribe() -> tuple[etree._Element, str]:
+    return etree.Element(f"{{{WSNT}}}Unsubscribe"), "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest"
+
+
+def reply_body(data: bytes) -> etree._Element:
+    """The body element of a segment's reply; a SOAP fault raises :class:`SegmentFault`."""
+    try:
+        body = parse_envelope(data, max_bytes=MAX_REPLY_BYTES, vocab=_NO_SUBCODES).body
+    except SoapFault as exc:
+        raise SegmentMisbehaved(f"reply is not a SOAP 1.2 envelope: {exc.reason}") from None
+    if body.tag == f"{{{SOAP_ENV}}}Fault":
+        raise _fault(body)
+    return body
+
+
+def _fault(fault: etree._Element) -> SegmentFault:
+    local = [(v.text or "").strip().rsplit(":", 1)[-1] for v in fault.iter(f"{{{SOAP_ENV}}}Value")]
+    reason = fault.findtext(f"{{{SOAP_ENV}}}Reason/{{{SOAP_ENV}}}Text") or ""
+    detail = fault.find(f"{{{SOAP_ENV}}}Detail")
+    detail_name = etree.QName(detail[0]).localname if detail is not None and len(detail) else None
+    return SegmentFault(local[0] if local else "", tuple(local[1:]), detail_name, reason.strip()[:500])
+
+
+def event_service_address(body: etree._Element) -> str:
+    for service in body.iter(f"{{{TDS}}}Service"):
+        if (service.findtext(f"{{{TDS}}}Namespace") or "").strip() == TEV:
+            return _http_url(service.findtext(f"{{{TDS}}}XAddr"), "event service XAddr")
+    raise SegmentMisbehaved("GetServices lists no event service")
+
+
+def subscription_address(body: etree._Element) -> str:
+    text = body.findtext(f"{{{TEV}}}SubscriptionReference/{{{WSA}}}Address")
+    return _http_url(text, "SubscriptionReference address")
+
+
+def _http_url(text: str | None, what: str) -> str:
+    url = (text or "").strip()
+    if not url.startswith(("http://", "https://")) or len(url) > 2048 or any(c.isspace() for c in url):
+        raise SegmentMisbehaved(f"{what} is not an http(s) URL: {url[:100]!r}")
+    return url
+
+
+def parse_pull(body: etree._Element) -> PullBatch:
+    """The resource events of a PullMessagesResponse; other topics are ignored."""
+    if body.tag != f"{{{TEV}}}PullMessagesResponse":
+        raise SegmentMisbehaved(f"expected PullMessagesResponse, got {etree.QName(body).localname}")
+    events: list[SegmentEvent] = []
+    rejected: list[str] = []
+    for note in body.iterchildren(f"{{{WSNT}}}NotificationMessage"):
+        try:
+            event = _event(note)
+        except ValueError as exc:
+            rejected.append(str(exc))
+            continue
+        if event is not None:
+            events.append(event)
+    return PullBatch(events=events, rejected=rejected)
+
+
+def _event(note: etree._Element) -> SegmentEvent | None:
+    topic = note.find(f"{{{WSNT}}}Topic")
+    text = (topic.text or "").strip() if topic is not None else ""
+    prefix, _, path = text.partition(":")
+    if topic is None or topic.nsmap.get(prefix) != "http://www.onvif.org/ver10/topics" or not path.startswith("Resource/"):
+        return None  # not a resource property: nothing for the catalog
+    kind = path[len("Resource/"):]
+    if kind not in RESOURCE_KINDS:
+        raise ValueError(f"unsupported resource topic {text[:80]!r}")
+    msg = note.find(f"{{{WSNT}}}Message/{{{TT}}}Message")
+    if msg is None:
+        raise ValueError("notification without tt:Message")
+    operation = _OPERATIONS.get(msg.get("PropertyOperation", ""))
+    if operation is None:
+        raise ValueError(f"PropertyOperation {msg.get('PropertyOperation')!r} is not a property operation")
+    token = None
+    for item in msg.iterfind(f"{{{TT}}}Source/{{{TT}}}SimpleItem"):
+        if item.get("Name") == "Token":
+            token = item.get("Value")
+    if token is None:
+        raise ValueError("resource event without a Source Token")
+    try:
+        parse_segment_token(token)
+    except TokenError as exc:
+        raise ValueError(f"token {token[:80]!r}: {exc}") from None
+    fields = _data(msg.find(f"{{{TT}}}Data"), token)
+    return SegmentEvent(operation=operation, kind=kind, token=token, **fields)
+
+
+def _data(data: etree._Element | None, token: str) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    if data is None:
+        return fields
+    scopes: list[str] = []
+    for item in data:
+        name = item.get("Name")
+        if item.tag == f"{{{TT}}}SimpleItem":
+            value = item.get("Value", "")
+            if name == "Name":
+                if len(value) > MAX_NAME:
+                    raise ValueError(f"{token}: name longer than {MAX_NAME} characters")
+                fields["name"] = value
+            elif name == "Scope":
+                if len(value) > MAX_SCOPE or len(scopes) >= MAX_SCOPES or not value or any(c.isspace() for c in value):
+                    raise ValueError(f"{token}: unacceptable scope {value[:80]!r}")
+                scopes.append(value)
+            elif name == "Offline":
+                if value.strip() not in ("true", "false", "1", "0"):
+                    raise ValueError(f"{token}: Offline {value[:20]!r} is not an xs:boolean")
+                fields["offline"] = value.strip() in ("true", "1")
+        elif item.tag == f"{{{TT}}}ElementItem" and name == "Location" and len(item):
+            fields["location"] = _location(item[0], token)
+    if scopes:
+        fields["scopes"] = tuple(scopes)
+    return fields
+
+
+def _location(geo: etree._Element, token: str) -> tuple[float, float, float | None] | None:
+    if geo.get("lat") is None and geo.get("lon") is None:
+        return None
+    try:
+        lat, lon = float(geo.get("lat", "")), float(geo.get("lon", ""))
+        elevation = float(geo.get("elevation")) if geo.get("elevation") is not None else None
+    except ValueError:
+        raise ValueError(f"{token}: location is not numeric") from None
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"{token}: location lat={lat} lon={lon} is out of range")
+    if elevation is not None and not math.isfinite(elevation):
+        raise ValueError(f"{token}: elevation is not finite")
+    return lat, lon, elevation
