@@ -104,3 +104,43 @@ class PullPointState:
     tail_seq: int
     termination: dt.datetime
     created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentUpdate:
+    """One resource event received from a downstream segment, in the segment's own tokens.
+
+    ``None`` means the item was absent.  For ``Initialized`` that is "unknown";
+    for ``Changed`` it is "unchanged" (the Resource Query example sends only
+    ``Offline``), so the catalog merges a ``Changed`` into what it holds.
+    ``offline`` is what the segment reports; the published value also
+    depends on whether the segment itself is reachable.
+    """
+
+    operation: Operation
+    kind: str
+    token: str
+    name: str | None = None
+    location: tuple[float, float, float | None] | None = None  # (lat, lon, elevation)
+    scopes: tuple[str, ...] | None = None
+    offline: bool | None = None
+
+
+@dataclass(kw_only=True)
+class Segment:
+    """A downstream system this gateway federates: how to reach it, and how it is doing."""
+
+    name: str
+    url: str  # its device service
+    user: str
+    password: str
+    verify_tls: bool = True
+    ca_file: str | None = None
+    #: PullMessages Timeout on the segment: the live-check interval (digest §1.11).
+    heartbeat: float = 10.0
+    state: str = "new"  # new | syncing | up | down
+    last_seen: dt.datetime | None = None
+    last_error: str | None = None
+    #: Bumped at each (re)subscription; resources not re-announced since are gone.
+    generation: int = 0
+    rejected: int = 0  # items refused from this segment since it was added

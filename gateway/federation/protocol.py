@@ -19,7 +19,7 @@ from lxml import etree
 
 from gateway.addressing.context import parse_segment_token
 from gateway.addressing.tokens import TokenError
-from gateway.catalog.model import RESOURCE_KINDS, Operation
+from gateway.catalog.model import RESOURCE_KINDS, Operation, SegmentUpdate
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved
 from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, TT, WSA, WSNT
 from gateway.onvif.time import format_duration
@@ -47,25 +47,8 @@ class Credentials:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SegmentEvent:
-    """One resource event from a segment.  ``None`` means the item was absent.
-
-    A ``Changed`` event may carry only the items that changed (the Resource
-    Query example sends only ``Offline``), so absent items keep their value.
-    """
-
-    operation: Operation
-    kind: str
-    token: str
-    name: str | None = None
-    location: tuple[float, float, float | None] | None = None  # (lat, lon, elevation)
-    scopes: tuple[str, ...] | None = None
-    offline: bool | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
 class PullBatch:
-    events: list[SegmentEvent]
+    events: list[SegmentUpdate]
     rejected: list[str]  # why each refused item was refused
 
 
@@ -147,7 +130,7 @@ def parse_pull(body: etree._Element) -> PullBatch:
     """The resource events of a PullMessagesResponse; other topics are ignored."""
     if body.tag != f"{{{TEV}}}PullMessagesResponse":
         raise SegmentMisbehaved(f"expected PullMessagesResponse, got {etree.QName(body).localname}")
-    events: list[SegmentEvent] = []
+    events: list[SegmentUpdate] = []
     rejected: list[str] = []
     for note in body.iterchildren(f"{{{WSNT}}}NotificationMessage"):
         try:
@@ -160,7 +143,7 @@ def parse_pull(body: etree._Element) -> PullBatch:
     return PullBatch(events=events, rejected=rejected)
 
 
-def _event(note: etree._Element) -> SegmentEvent | None:
+def _event(note: etree._Element) -> SegmentUpdate | None:
     topic = note.find(f"{{{WSNT}}}Topic")
     text = (topic.text or "").strip() if topic is not None else ""
     prefix, _, path = text.partition(":")
@@ -186,7 +169,7 @@ def _event(note: etree._Element) -> SegmentEvent | None:
     except TokenError as exc:
         raise ValueError(f"token {token[:80]!r}: {exc}") from None
     fields = _data(msg.find(f"{{{TT}}}Data"), token)
-    return SegmentEvent(operation=operation, kind=kind, token=token, **fields)
+    return SegmentUpdate(operation=operation, kind=kind, token=token, **fields)
 
 
 def _data(data: etree._Element | None, token: str) -> dict[str, object]:

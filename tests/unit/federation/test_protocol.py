@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from gateway.catalog.model import Operation, Resource
+from gateway.catalog.model import Operation, Resource, SegmentUpdate
 from gateway.federation import protocol
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved
 from gateway.onvif import faults
@@ -44,7 +44,7 @@ def test_our_own_events_round_trip() -> None:
         (Resource(token="p:2", kind="Recording"), Operation.CHANGED))))
     assert batch.rejected == []
     first, deleted, bare = batch.events
-    assert first == protocol.SegmentEvent(operation=Operation.INITIALIZED, kind="MediaProfile", token=CAM.token,
+    assert first == SegmentUpdate(operation=Operation.INITIALIZED, kind="MediaProfile", token=CAM.token,
                                           name="Gate 8", location=(32.06, 118.79, 12.5), scopes=CAM.scopes,
                                           offline=False)
     assert deleted.operation is Operation.DELETED and deleted.name is None and deleted.scopes is None

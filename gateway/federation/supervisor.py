@@ -1,0 +1,80 @@
+"""One restartable sync task per configured segment, reconciled with the catalog's segment table.
+
+Segments are added and removed by ``vmsgw segment`` in another process, so the
+supervisor re-reads the table every :data:`INTERVAL` seconds: new segments get a
+task, removed ones lose theirs, a changed configuration restarts it, and a
+task that died of an unexpected error is logged and started again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import httpx
+
+from gateway.catalog.model import Segment
+from gateway.catalog.store import Catalog
+from gateway.federation.segment import SegmentSync
+
+log = logging.getLogger("gateway.federation")
+
+#: Seconds between reads of the segment table.
+INTERVAL = 2.0
+
+
+def _config(segment: Segment) -> tuple[object, ...]:
+    return (segment.url, segment.user, segment.password, segment.verify_tls, segment.ca_file, segment.heartbeat)
+
+
+def _client(segment: Segment) -> httpx.AsyncClient:
+    verify: bool | str = segment.ca_file if segment.verify_tls and segment.ca_file else segment.verify_tls
+    return httpx.AsyncClient(verify=verify, limits=httpx.Limits(max_connections=4))
+
+
+class Supervisor:
+    def __init__(self, catalog: Catalog, notify: Callable[[], None]) -> None:
+        self.catalog, self.notify = catalog, notify
+        self._tasks: dict[str, tuple[tuple[object, ...], asyncio.Task[None], httpx.AsyncClient]] = {}
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        try:
+            while not stopping.is_set():
+                try:
+                    segments = await asyncio.to_thread(self.catalog.list_segments)
+                except Exception:  # the database may be briefly unavailable; keep the running tasks
+                    log.exception("reading the segment table failed")
+                else:
+                    await self._reconcile({s.name: s for s in segments})
+                try:
+                    await asyncio.wait_for(stopping.wait(), INTERVAL)
+                except TimeoutError:
+                    pass
+        finally:
+            for name in list(self._tasks):
+                await self._stop(name)
+
+    async def _reconcile(self, segments: dict[str, Segment]) -> None:
+        for name in [n for n in self._tasks if n not in segments]:
+            log.info("segment %s removed; stopping its sync", name)
+            await self._stop(name)
+        for name, segment in segments.items():
+            running = self._tasks.get(name)
+            if running is not None and running[0] == _config(segment) and not running[1].done():
+                continue
+            if running is not None:
+                if running[1].done() and not running[1].cancelled() and running[1].exception():
+                    log.error("sync of segment %s crashed; restarting", name, exc_info=running[1].exception())
+                await self._stop(name)
+            client = _client(segment)
+            task = asyncio.create_task(SegmentSync(segment, self.catalog, client, self.notify).run(), name=f"sync:{name}")
+            self._tasks[name] = (_config(segment), task, client)
+
+    async def _stop(self, name: str) -> None:
+        _, task, client = self._tasks.pop(name)
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+        await client.aclose()
