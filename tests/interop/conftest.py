@@ -88,6 +88,7 @@ def run_cli(*args: str, db: str, input: str | None = None, check: bool = True) -
 @dataclass
 class Gateway:
     db: str
+    log: Path  # the server's stderr: a file, since a pipe nobody reads would block a chatty server
     proc: subprocess.Popen[str] | None = None
     url: str = ""
 
@@ -95,17 +96,18 @@ class Gateway:
     def base(self) -> str:
         return self.url.rsplit("/onvif/", 1)[0]
 
-    def start(self, *extra: str) -> "Gateway":
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--listen", "127.0.0.1:0", "--db", self.db, *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    def start(self, *extra: str, port: int = 0) -> "Gateway":
+        with self.log.open("a") as err:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "serve", "--listen", f"127.0.0.1:{port}", "--db", self.db, *extra],
+                stdout=subprocess.PIPE, stderr=err, text=True, cwd=Path(__file__).parents[2])
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
         reader.start()
         reader.join(STARTUP_TIMEOUT)
         if not line or "serving on" not in line[0]:
             self.stop()
-            raise AssertionError(f"gateway did not start: {line!r}\n{self.proc.stderr.read()}")  # type: ignore[union-attr]
+            raise AssertionError(f"gateway did not start: {line!r}\n{self.log.read_text()}")
         self.url = line[0].split("serving on", 1)[1].strip()
         return self
 
@@ -163,7 +165,7 @@ def seeded(backend: str, tmp: Path, rows: list[dict[str, str]]) -> Gateway:
     db = new_db_url(backend, tmp)
     run_cli("catalog", "import", str(write_csv(tmp / "city.csv", rows)), db=db)
     run_cli("user", "add", USER, "--level", "user", db=db, input=PASSWORD + "\n")
-    return Gateway(db=db)
+    return Gateway(db=db, log=tmp / "server.log")
 
 
 @pytest.fixture(scope="module")
