@@ -2,8 +2,8 @@
 
 ``serve`` binds the listening socket itself (so ``--listen HOST:0`` works and
 the real address is printed before the first request can arrive), then runs
-the siblings of one TaskGroup: the HTTP server, the change-feed watcher and
-the pull-point reaper.  Shutdown order (SIGINT/SIGTERM): release waiting
+the siblings of one TaskGroup: the HTTP server, the change-feed watcher, the
+pull-point reaper and the federation supervisor (one sync task per segment).  Shutdown order (SIGINT/SIGTERM): release waiting
 PullMessages (they answer empty rather than being cancelled), stop accepting,
 let in-flight requests finish within ``GRACE``, cancel the rest, dispose of
 the engine.  A second SIGINT exits at once.
@@ -28,6 +28,7 @@ from gateway.events.context import EventContext, EventLimits
 from gateway.events.pullpoint import PULL_POINT_SERVICE
 from gateway.events.service import EVENT_SERVICE, PULL_POINT_PATH
 from gateway.events.waiter import FeedWatcher
+from gateway.federation.supervisor import Supervisor
 from gateway.onvif.access import authorize
 from gateway.onvif.faults import ONVIF_FAULTS
 from gateway.onvif.ns import NSMAP
@@ -160,6 +161,8 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions) -> 
         group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
         group.create_task(watcher.run())
         group.create_task(_reap(catalog, stop))
+        # Segment syncs write to the catalog and wake local pull points at once.
+        group.create_task(Supervisor(catalog, watcher.notify).run(stop))
 
 
 def serve(options: ServeOptions) -> None:
