@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 
@@ -40,6 +41,7 @@ class ApplyResult:
     changed: int = 0
     deleted: int = 0
     unchanged: int = 0
+    refused: int = 0  # segment updates that could not be applied (segments.py counts them as rejected)
 
 
 def head(conn: Connection) -> int:
@@ -64,18 +66,20 @@ class FeedWriter:
         ))
         return self.seq
 
-    def create(self, new: Resource) -> int:
+    def create(self, new: Resource, **columns: Any) -> int:
+        """Insert ``new``; ``columns`` fills the resource's federation columns (segments.py)."""
         seq = self._append(new.token, None, new)
         rid: int = self.conn.execute(
-            insert(resource).values(**records.values(new), seq=seq).returning(resource.c.id)
+            insert(resource).values(**records.values(new), **columns, seq=seq).returning(resource.c.id)
         ).scalar_one()
         if new.scopes:
             self.conn.execute(insert(resource_scope), records.scope_rows(rid, new))
         return rid
 
-    def update(self, rid: int, old: Resource, new: Resource) -> None:
+    def update(self, rid: int, old: Resource, new: Resource, **columns: Any) -> None:
         seq = self._append(new.token, old, new)
-        self.conn.execute(update(resource).where(resource.c.id == rid).values(**records.values(new), seq=seq))
+        self.conn.execute(
+            update(resource).where(resource.c.id == rid).values(**records.values(new), **columns, seq=seq))
         if old.scopes != new.scopes:
             self.conn.execute(delete(resource_scope).where(resource_scope.c.resource_id == rid))
             if new.scopes:

@@ -61,8 +61,17 @@ resource = Table(
     Column("lat", Float),
     Column("lon", Float),
     Column("elevation", Float),
-    Column("offline", Boolean),
+    Column("offline", Boolean),  # as published: True while its segment is down (segments.py)
     Column("seq", BigInteger, nullable=False),  # feed position of the resource's last change
+    # Federation (segments.py): NULL for a local resource, else the segment it came from,
+    # its token there, the Offline that segment reports, and the sync generation that last
+    # announced it.  The unique index also serves "every resource of a segment".
+    Column("segment", String(64)),
+    Column("segment_token", TOKEN),
+    Column("reported_offline", Boolean),
+    Column("sync_gen", Integer),
+    # An index, not a constraint: SQLite adds it without rebuilding the table and its R*Tree triggers.
+    Index(None, "segment", "segment_token", unique=True),
     sqlite_autoincrement=True,  # ids are never reused: snapshot cursors page by id
 )
 
@@ -108,6 +117,36 @@ pull_point = Table(
     Column("tail_seq", BigInteger, nullable=False),
     Column("termination", DateTime(timezone=True), nullable=False, index=True),
     Column("created", DateTime(timezone=True), nullable=False),
+)
+
+segment = Table(
+    "segment",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("url", Text, nullable=False),  # its device service
+    Column("user", Text, nullable=False),
+    # Kept as given, like app_user.password: the UsernameToken digest needs it.
+    Column("password", Text, nullable=False),
+    Column("verify_tls", Boolean, nullable=False),
+    Column("ca_file", Text),
+    Column("heartbeat", Float, nullable=False),  # seconds: the PullMessages Timeout on the segment
+    Column("state", String(16), nullable=False),  # new | syncing | up | down
+    Column("last_seen", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("generation", Integer, nullable=False),  # bumped at each (re)subscription
+    Column("rejected", BigInteger, nullable=False),  # a flooding segment could pass 2**31
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+#: Token context (DESIGN decision 7): the prefix this gateway uses for each device prefix a
+#: segment presents ("" for its tokens without one).  Not a foreign key: the mapping outlives
+#: the segment, so removing and re-adding it gives the same tokens.
+prefix_map = Table(
+    "prefix_map",
+    metadata,
+    Column("segment", String(64), primary_key=True),
+    Column("remote_prefix", TOKEN, primary_key=True),
+    Column("local_prefix", TOKEN, nullable=False, unique=True),
 )
 
 #: The SQLite R*Tree over resource locations, maintained by triggers: a separate

@@ -1,4 +1,4 @@
-"""The catalog: the gateway's resources, their change feed, users and pull points, in SQL.
+"""The catalog: the gateway's resources, their change feed, users, pull points and segments, in SQL.
 
 :class:`Catalog` is the one object the rest of the gateway holds.  It is
 synchronous — the CLI calls it directly, the asyncio server through
@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, func, select
 
-from gateway.catalog import feed, migrate, pullpoints, records, users
+from gateway.catalog import feed, migrate, pullpoints, records, segments, users
 from gateway.catalog.bulk import DEFAULT_BATCH, BulkLoad
 from gateway.catalog.db import open_engine
 from gateway.catalog.errors import CatalogError, DuplicateUser, PullPointLimitReached
 from gateway.catalog.feed import ApplyResult
-from gateway.catalog.model import Change, PullPointState, Resource, User
+from gateway.catalog.model import Change, PullPointState, Resource, Segment, SegmentUpdate, User
 from gateway.catalog.schema import app_user, change, pull_point, resource, resource_scope
 
 __all__ = ["ApplyResult", "Catalog", "CatalogError", "DuplicateUser", "PullPointLimitReached"]
@@ -172,3 +172,45 @@ class Catalog:
     def delete_expired_pull_points(self, now: dt.datetime) -> int:
         """Remove pull points whose termination time is at or before ``now``; how many."""
         return pullpoints.remove_expired(self.engine, now)
+
+    # -- segments (segments.py, mirror.py) --------------------------------------------------
+
+    def add_segment(self, segment: Segment, *, replace: bool = False) -> None:
+        """Store a segment's configuration; an existing name needs ``replace`` (its sync state is kept)."""
+        segments.add(self.engine, segment, replace=replace)
+
+    def get_segment(self, name: str) -> Segment | None:
+        return segments.get(self.engine, name)
+
+    def list_segments(self) -> list[Segment]:
+        """Every segment, by name."""
+        return segments.list_all(self.engine)
+
+    def remove_segment(self, name: str) -> int:
+        """Delete a segment and its resources (Deleted change rows); how many resources went."""
+        return segments.remove(self.engine, name)
+
+    def segment_begin_sync(self, name: str) -> int:
+        """A (re)subscription begins: the new sync generation."""
+        return segments.begin_sync(self.engine, name)
+
+    def segment_apply(self, name: str, generation: int, updates: list[SegmentUpdate]) -> ApplyResult:
+        """Apply a batch of the segment's resource events under this gateway's tokens."""
+        return segments.apply(self.engine, name, generation, updates)
+
+    def segment_reconcile(self, name: str, generation: int) -> int:
+        """Delete the segment's resources not re-announced in ``generation``; how many."""
+        return segments.reconcile(self.engine, name, generation)
+
+    def segment_set_reachable(self, name: str, reachable: bool, *, error: str | None, now: dt.datetime) -> int:
+        """Record a pull's outcome; how many resources changed their published ``offline``."""
+        return segments.set_reachable(self.engine, name, reachable, error=error, now=now)
+
+    def segment_rejected(self, name: str, count: int, example: str) -> None:
+        """Count items the segment sent that could not be read; ``example`` becomes its last error."""
+        segments.rejected(self.engine, name, count, example)
+
+    def segment_status(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Per segment, by name: state, resources, last_seen, lag_seconds, last_error, rejected,
+        generation, remapped_prefixes and collisions."""
+        return segments.status(self.engine, now or dt.datetime.now(dt.UTC))

@@ -1,0 +1,173 @@
+"""``vmsgw segment add|list|remove|status``: the downstream systems this gateway federates.
+
+A running gateway picks changes to the segment table up within seconds (its
+supervisor re-reads it), so these commands only edit the catalog.  The
+segment's password is read from standard input (one line) or, on a
+terminal, asked twice without echo; it is never printed or listed.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from gateway.catalog.errors import CatalogError, DuplicateSegment, UnknownSegment
+from gateway.catalog.model import Segment
+from gateway.catalog.segments import MAX_HEARTBEAT, NAME
+from gateway.cli.args import positive_seconds
+from gateway.cli.context import db_url, open_catalog
+from gateway.cli.output import EXIT_OK, UsageError, print_json, table
+from gateway.cli.passwords import new_password
+
+DEFAULT_HEARTBEAT = 10.0
+#: Remapped or colliding prefixes shown per segment in the table; --json lists them all.
+SHOWN_PREFIXES = 20
+
+
+def segment_name(text: str) -> str:
+    if not NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a segment name: 1 to 64 of A-Z a-z 0-9 . _ -")
+    return text
+
+
+def segment_url(text: str) -> str:
+    """An http(s) URL with a host, e.g. the segment's device service; it is not fetched here."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(ch.isspace() for ch in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL (e.g. https://host:8443/onvif/device_service)")
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the port is not a number from 0 to 65535") from None
+    return text
+
+
+def heartbeat(text: str) -> float:
+    value = positive_seconds(text)
+    if value > MAX_HEARTBEAT:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {MAX_HEARTBEAT:g} seconds")
+    return value
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    group = commands.add_parser("segment", help="downstream segments (systems federated under this gateway)")
+    verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    add = verbs.add_parser(
+        "add", parents=[common], help="add a segment (password from stdin, or asked twice on a terminal)",
+        description="Add a downstream segment: a Resource Query server (a VMS or another gateway) whose resources "
+        "this gateway serves. The password is the first line of standard input; on a terminal it is asked for twice.",
+    )  # fmt: skip
+    add.add_argument("name", type=segment_name, metavar="NAME")
+    add.add_argument("--url", required=True, type=segment_url, help="the segment's device service URL")
+    add.add_argument("--user", required=True, help="the user this gateway logs in to the segment as")
+    add.add_argument(
+        "--heartbeat", type=heartbeat, default=DEFAULT_HEARTBEAT, metavar="SECONDS",
+        help=f"live-check interval: the segment is down after this plus a grace period of silence "
+        f"(default {DEFAULT_HEARTBEAT:g}, at most {MAX_HEARTBEAT:g})",
+    )  # fmt: skip
+    tls = add.add_mutually_exclusive_group()
+    tls.add_argument("--no-verify-tls", action="store_true", help="do not verify the segment's TLS certificate")
+    tls.add_argument("--ca", type=Path, metavar="FILE", help="verify the segment's certificate against this CA file")
+    add.add_argument("--update", action="store_true", help="change the settings and password of an existing segment")
+    add.set_defaults(handler=run_add, command="segment add")
+
+    listing = verbs.add_parser("list", parents=[common], help="list segments and their settings (never passwords)")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.set_defaults(handler=run_list, command="segment list")
+
+    remove = verbs.add_parser("remove", parents=[common], help="remove a segment and its resources")
+    remove.add_argument("name", metavar="NAME")
+    remove.set_defaults(handler=run_remove, command="segment remove")
+
+    status = verbs.add_parser("status", parents=[common], help="health, lag and prefix remapping of each segment")
+    status.add_argument("--json", action="store_true", help="print a JSON list")
+    status.set_defaults(handler=run_status, command="segment status")
+
+
+def run_add(args: argparse.Namespace) -> int:
+    https = args.url.lower().startswith("https:")
+    if (args.no_verify_tls or args.ca) and not https:
+        raise UsageError("--no-verify-tls and --ca apply to https URLs only")
+    ca_file = None
+    if args.ca is not None:
+        if not args.ca.is_file():
+            raise UsageError(f"{args.ca}: no such file")
+        ca_file = str(args.ca.resolve())  # the server may run from another directory
+    password = new_password()
+    segment = Segment(name=args.name, url=args.url, user=args.user, password=password,
+                      verify_tls=not args.no_verify_tls, ca_file=ca_file, heartbeat=args.heartbeat)
+    with open_catalog(db_url(args)) as catalog:
+        try:
+            catalog.add_segment(segment, replace=args.update)
+        except DuplicateSegment:
+            raise UsageError(f"segment {args.name!r} exists; use --update to change its settings") from None
+        except CatalogError as err:  # the catalog is open, so this is about what was given
+            raise UsageError(str(err)) from None
+    print(f"segment {args.name} {'saved' if args.update else 'added'}: {args.url}")
+    return EXIT_OK
+
+
+def _tls(s: Segment) -> str:
+    if not s.url.lower().startswith("https:"):
+        return "-"
+    return f"ca {s.ca_file}" if s.ca_file else ("verify" if s.verify_tls else "no-verify")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with open_catalog(db_url(args)) as catalog:
+        segments = catalog.list_segments()
+    if args.json:
+        print_json([{"name": s.name, "url": s.url, "user": s.user, "verify_tls": s.verify_tls, "ca_file": s.ca_file,
+                     "heartbeat": s.heartbeat, "state": s.state} for s in segments])
+    else:
+        table(("name", "url", "user", "tls", "heartbeat", "state"),
+              ((s.name, s.url, s.user, _tls(s), f"{s.heartbeat:g} s", s.state) for s in segments))
+    return EXIT_OK
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    with open_catalog(db_url(args)) as catalog:
+        try:
+            deleted = catalog.remove_segment(args.name)
+        except UnknownSegment:
+            raise UsageError(f"no segment named {args.name!r}") from None
+    print(f"segment {args.name} removed; {deleted} resource{'' if deleted == 1 else 's'} deleted")
+    return EXIT_OK
+
+
+def _prefix_rows(s: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(segment, presented, served as, also presented by) for each remapped or colliding prefix."""
+    served = {m["remote_prefix"]: m["local_prefix"] for m in s["remapped_prefixes"]}
+    others = {c["remote_prefix"]: ", ".join(c["segments"]) for c in s["collisions"]}
+    return [(s["name"], remote or "(none)", served.get(remote, remote), others.get(remote, "-"))
+            for remote in sorted(served.keys() | others.keys())]
+
+
+def run_status(args: argparse.Namespace) -> int:
+    with open_catalog(db_url(args)) as catalog:
+        status = catalog.segment_status()
+    if args.json:
+        print_json([{**s, "last_seen": s["last_seen"].isoformat() if s["last_seen"] else None} for s in status])
+        return EXIT_OK
+    table(("name", "state", "resources", "last seen", "lag", "rejected", "last error"),
+          ((s["name"], s["state"], s["resources"], _when(s["last_seen"]),
+            f"{s['lag_seconds']:.1f} s" if s["lag_seconds"] is not None else None, s["rejected"], s["last_error"])
+           for s in status))
+    rows = []
+    for s in status:
+        mine = _prefix_rows(s)
+        rows += mine[:SHOWN_PREFIXES]
+        if len(mine) > SHOWN_PREFIXES:
+            rows.append((s["name"], f"... {len(mine) - SHOWN_PREFIXES} more (--json lists them)", "", ""))
+    if rows:
+        print()
+        table(("segment", "device prefix", "served as", "also presented by"), rows)
+    return EXIT_OK
+
+
+def _when(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment is not None else None
