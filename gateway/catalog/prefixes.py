@@ -43,7 +43,7 @@ class PrefixClaims:
         for chunk in records.chunks(missing, records.IN_CHUNK):
             stmt = select(prefix_map.c.remote_prefix, prefix_map.c.local_prefix).where(
                 prefix_map.c.segment == self.segment, prefix_map.c.remote_prefix.in_(chunk))
-            self._known.update(self.conn.execute(stmt).tuples().all())
+            self._known.update((row[0], row[1]) for row in self.conn.execute(stmt))
 
     def local(self, remote_prefix: str) -> str:
         """This gateway's prefix for ``remote_prefix`` ("" = the segment's unprefixed tokens)."""
@@ -67,5 +67,5 @@ def owners(conn: Connection, local_prefixes: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for chunk in records.chunks(set(local_prefixes), records.IN_CHUNK):
         stmt = select(prefix_map.c.local_prefix, prefix_map.c.segment).where(prefix_map.c.local_prefix.in_(chunk))
-        out.update(conn.execute(stmt).tuples().all())
+        out.update((row[0], row[1]) for row in conn.execute(stmt))
     return out

@@ -169,8 +169,9 @@ def status(engine: Engine, now: dt.datetime) -> list[dict[str, Any]]:
                             has_prefix(resource.c.token, prefix_map.c.local_prefix))
     with engine.connect() as conn, conn.begin():
         segments = [_segment(row) for row in conn.execute(select(segment).order_by(segment.c.name))]
-        counts: dict[str, int] = dict(conn.execute(select(resource.c.segment, func.count()).where(resource.c.segment.is_not(None))
-                                   .group_by(resource.c.segment)).tuples().all())
+        counted = select(resource.c.segment, func.count()).where(resource.c.segment.is_not(None)) \
+            .group_by(resource.c.segment)
+        counts: dict[str, int] = {row[0]: row[1] for row in conn.execute(counted)}
         mappings = conn.execute(
             select(prefix_map).join(segment, segment.c.name == prefix_map.c.segment).where(in_use)
             .order_by(prefix_map.c.segment, prefix_map.c.remote_prefix)).all()
