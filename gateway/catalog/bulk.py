@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
@@ -60,6 +61,10 @@ from gateway.catalog.scopes import scope_key
 
 #: Rows per staging INSERT and per page of changed or deleted resources.
 DEFAULT_BATCH = 20_000
+#: Distinct scope URIs whose keys are remembered during one load: the scopes
+#: of a resource are its device's discovery scopes, shared by all its profiles
+#: and, for location or hardware scopes, by many devices.
+SCOPE_KEY_CACHE = 65_536
 
 _temp = MetaData()
 stage = Table(
@@ -106,8 +111,9 @@ class BulkLoad:
                  progress: Callable[[int], None] | None = None) -> None:
         self.replace, self.batch, self.progress = replace, batch, progress
         self._conn: Connection = engine.connect()
-        self._rows: list[dict[str, Any]] = []
-        self._scopes: list[dict[str, Any]] = []
+        self._rows: list[tuple[Any, ...]] = []
+        self._scopes: list[tuple[Any, ...]] = []
+        self._key = lru_cache(maxsize=SCOPE_KEY_CACHE)(scope_key)
         self._count = 0
         self._indexed = False
         _temp.drop_all(self._conn)  # a pooled connection may carry a stage left by a crash
@@ -128,15 +134,14 @@ class BulkLoad:
     def add(self, r: Resource, tag: int) -> None:
         """Stage ``r``; ``tag`` (unique, increasing) names it in duplicate reports."""
         records.check(r)
-        self._rows.append({**records.values(r), "tag": tag, "image": records.encode(r), "keep": False})
-        self._scopes.extend({"tag": tag, "pos": pos, "uri": uri, "key": scope_key(uri)}
-                            for pos, uri in enumerate(r.scopes))
+        self._rows.append(
+            (tag, r.token, r.kind, r.name, r.lat, r.lon, r.elevation, r.offline, records.encode(r), False))
+        self._scopes.extend((tag, pos, uri, self._key(uri)) for pos, uri in enumerate(r.scopes))
         self._count_row()
 
     def keep(self, token: str, tag: int) -> None:
         """Stage ``token`` as present but unchanged: replace will not delete it."""
-        self._rows.append({"tag": tag, "token": token, "kind": None, "name": None, "lat": None, "lon": None,
-                           "elevation": None, "offline": None, "image": None, "keep": True})
+        self._rows.append((tag, token, None, None, None, None, None, None, None, True))
         self._count_row()
 
     def _count_row(self) -> None:
@@ -145,20 +150,34 @@ class BulkLoad:
             self._flush()
 
     def _flush(self) -> None:
-        if self._rows:
-            self._conn.execute(insert(stage), self._rows)
-        if self._scopes:
-            self._conn.execute(insert(stage_scope), self._scopes)
-        self._conn.commit()
+        with self._conn.begin():
+            for table, rows in ((stage, self._rows), (stage_scope, self._scopes)):
+                if rows:
+                    self._send(table, rows)
         self._rows, self._scopes = [], []
         if self.progress is not None:
             self.progress(self._count)
+
+    def _send(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` (in column order) through the driver: SQLAlchemy's per-row work is most of the cost."""
+        columns = ", ".join(c.name for c in table.c)
+        if self._conn.dialect.name == "postgresql":
+            with self._conn.connection.cursor().copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in table.c)
+            self._conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", rows)
 
     def duplicates(self) -> list[Duplicate]:
         """Staged rows repeating an earlier token, now dropped from the stage (first wins)."""
         self._flush()
         if not self._indexed:
             self._conn.execute(text("CREATE INDEX gw_stage__token ON gw_stage (token)"))
+            # Nothing analyses temporary tables by itself; without statistics PostgreSQL
+            # plans the diff as nested loops over the whole stage.
+            self._conn.execute(text("ANALYZE gw_stage"))
+            self._conn.execute(text("ANALYZE gw_stage_scope"))
             self._indexed = True
         first = select(stage.c.token, func.min(stage.c.tag).label("first")).group_by(stage.c.token) \
             .having(func.count() > 1).subquery()
@@ -221,7 +240,7 @@ class BulkLoad:
         same_scope = exists().where(and_(
             resource_scope.c.resource_id == resource.c.id, resource_scope.c.pos == stage_scope.c.pos,
             resource_scope.c.uri == stage_scope.c.uri,
-        ))
+        )).correlate_except(resource_scope)  # two levels down: name what it correlates to
         scope_moved = exists().where(and_(stage_scope.c.tag == stage.c.tag, ~same_scope))
         differs = or_(*(resource.c[c].is_distinct_from(stage.c[c])
                         for c in ("kind", "name", "lat", "lon", "elevation", "offline")),

@@ -112,6 +112,7 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
         "foreign_keys=ON",
         f"busy_timeout={BUSY_TIMEOUT_MS}",
         f"cache_size=-{CACHE_KIB}",
+        f"temp.cache_size=-{CACHE_KIB}",  # bulk.py stages imports in temporary tables
     ):
         dbapi_conn.execute(f"PRAGMA {pragma}")
     dbapi_conn.create_function("gw_distance_m", 4, _distance, deterministic=True)

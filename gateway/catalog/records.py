@@ -32,6 +32,9 @@ COLUMNS = (
 
 T = TypeVar("T")
 
+#: One encoder for every image: json.dumps with options builds a new one per call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     chunk: list[T] = []
@@ -83,7 +86,7 @@ def encode(r: Resource) -> str:
             image[name] = getattr(r, name)
     if r.scopes:
         image["scopes"] = list(r.scopes)
-    return json.dumps(image, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _JSON.encode(image)
 
 
 def decode(text: str) -> Resource:
