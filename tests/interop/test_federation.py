@@ -159,6 +159,7 @@ def test_a_dead_leaf_goes_offline_and_comes_back_with_the_same_tokens(hierarchy:
     view.wait(lambda s: len(s) == total, 30, "every leaf resource at the city")
     before = dict(view.state)
     leaf2 = {r["token"] for r in h.rows[1]} - {"dup:Profile_1"}
+    assert {view.state[t].offline for t in leaf2} == {"false"}, {t: view.state[t].offline for t in leaf2}
 
     h.leaves[1].proc.kill()  # type: ignore[union-attr]
     h.leaves[1].proc.wait()  # type: ignore[union-attr]
