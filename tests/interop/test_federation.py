@@ -60,7 +60,8 @@ def add_segment(upper: Gateway, name: str, lower: Gateway) -> None:
 
 
 @pytest.fixture
-def hierarchy(tmp_path: Path) -> Iterator[Hierarchy]:
+def hierarchy(backend: str, tmp_path: Path) -> Iterator[Hierarchy]:
+    """Leaves on SQLite; the district and the city on each tested backend."""
     rows = [leaf_rows(n) for n in (1, 2, 3)]
     ports = [free_port() for _ in rows]
     leaves = []
@@ -69,11 +70,11 @@ def hierarchy(tmp_path: Path) -> Iterator[Hierarchy]:
         leaves.append(seeded("sqlite", tmp_path / f"leaf{n}", leaf_data).start(port=port))
     (tmp_path / "district").mkdir()
     (tmp_path / "city").mkdir()
-    district = seeded("sqlite", tmp_path / "district", [])
+    district = seeded(backend, tmp_path / "district", [])
     for n, leaf in enumerate(leaves, 1):
         add_segment(district, f"leaf{n}", leaf)
     district.start(port=free_port())
-    city = seeded("sqlite", tmp_path / "city", [])
+    city = seeded(backend, tmp_path / "city", [])
     add_segment(city, "district", district)
     city.start()
     h = Hierarchy(leaves=leaves, ports=ports, rows=rows, district=district, city=city)
