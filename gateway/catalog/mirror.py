@@ -103,23 +103,29 @@ class Mirror:
 
     def apply(self, updates: Sequence[SegmentUpdate]) -> None:
         for chunk in records.chunks(updates, APPLY_CHUNK):
-            targets: list[tuple[SegmentUpdate, str]] = []
+            parsed: list[tuple[SegmentUpdate, str, str]] = []
             for u in chunk:
                 try:
-                    targets.append((u, self._token(u.token)))
+                    parsed.append((u, *parse_segment_token(u.token)))
                 except TokenError as err:
                     self._refuse(f"token {u.token[:80]!r} refused: {err}")
+            self.claims.load(remote_prefix for _, remote_prefix, _ in parsed)
+            targets = [(u, self._token(u, remote_prefix, local)) for u, remote_prefix, local in parsed]
             stored = {s.resource.token: s for s in load(
-                self.writer.conn, resource.c.token.in_({token for _, token in targets}))}
+                self.writer.conn, resource.c.token.in_({token for _, token in targets if token is not None}))}
             marks: dict[int, dict[str, Any]] = {}
             for u, token in targets:
-                self._one(u, token, stored, marks)
+                if token is None:
+                    self.counts["unchanged"] += 1  # a Deleted for a device never seen: nothing to delete
+                else:
+                    self._one(u, token, stored, marks)
             if marks:
                 self.writer.conn.execute(_MARK, list(marks.values()))
 
-    def _token(self, segment_token: str) -> str:
-        remote_prefix, local = parse_segment_token(segment_token)
-        return self.claims.local(remote_prefix) + SEPARATOR + local_part(local, segment_token)
+    def _token(self, u: SegmentUpdate, remote_prefix: str, local: str) -> str | None:
+        """This gateway's token for ``u``; None for a Deleted of a device prefix never claimed (nor claimed now)."""
+        prefix = self.claims.local(remote_prefix, claim=u.operation is not Operation.DELETED)
+        return prefix + SEPARATOR + local_part(local, u.token) if prefix is not None else None
 
     def _refuse(self, why: str) -> None:
         self.counts["refused"] += 1
@@ -130,12 +136,11 @@ class Mirror:
         if found is not None and (found.segment, found.segment_token) != (self.segment, u.token):
             self._refuse(f"token {u.token!r} maps to {token!r}, which another resource holds")
             return
-        if found is not None:
-            marks.pop(found.id, None)  # superseded by what follows
         if u.operation is Operation.DELETED:
             if found is None:
                 self.counts["unchanged"] += 1
             else:
+                marks.pop(found.id, None)
                 self.writer.delete(found.id, found.resource)
                 del stored[token]
                 self.counts["deleted"] += 1
@@ -155,6 +160,7 @@ class Mirror:
             self.counts["created"] += 1
             return
         if new != found.resource:
+            marks.pop(found.id, None)  # this write sets both columns
             self.writer.update(found.id, found.resource, new, **columns)
             self.counts["changed"] += 1
         else:

@@ -45,11 +45,17 @@ class PrefixClaims:
                 prefix_map.c.segment == self.segment, prefix_map.c.remote_prefix.in_(chunk))
             self._known.update((row[0], row[1]) for row in self.conn.execute(stmt))
 
-    def local(self, remote_prefix: str) -> str:
-        """This gateway's prefix for ``remote_prefix`` ("" = the segment's unprefixed tokens)."""
+    def local(self, remote_prefix: str, *, claim: bool = True) -> str | None:
+        """This gateway's prefix for ``remote_prefix`` ("" = the segment's unprefixed tokens).
+
+        Without ``claim``, None when the prefix was never claimed: a Deleted
+        for an unknown device must not grow the mapping.
+        """
         if remote_prefix not in self._known:
             self.load([remote_prefix])
         if remote_prefix not in self._known:
+            if not claim:
+                return None
             claimed = next(p for p in prefix_candidates(remote_prefix, self.segment) if not self._taken(p))
             self.conn.execute(insert(prefix_map).values(
                 segment=self.segment, remote_prefix=remote_prefix, local_prefix=claimed))

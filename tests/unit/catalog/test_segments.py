@@ -272,3 +272,18 @@ def test_the_migration_chain_upgrades_an_existing_catalog_without_drift(url: str
         assert tokens(c) == {"old:1", "P:1"}
     finally:
         c.close()
+
+
+def test_a_deleted_for_an_unknown_device_claims_no_prefix(catalog: Catalog) -> None:
+    generation = sync(catalog, "a", init("P:1"))
+    r = catalog.segment_apply("a", generation, [deleted("ghost:1")])
+    assert (r.deleted, r.unchanged) == (0, 1)
+    sync(catalog, "b", init("ghost:1"))
+    assert "ghost:1" in tokens(catalog)  # b keeps the prefix: a never claimed it
+
+
+def test_a_refused_repeat_does_not_undo_the_announcement_before_it(catalog: Catalog) -> None:
+    sync(catalog, "a", init("P:1", name="one"))
+    generation = sync(catalog, "a", init("P:1", name="one"), init("P:1", location=(91.0, 0.0, None)))
+    assert catalog.segment_reconcile("a", generation) == 0
+    assert catalog.get("P:1") == Resource(token="P:1", name="one")
