@@ -11,7 +11,8 @@ whatever the input size and the feed's writer lock is not held meanwhile.
 2. changes — staged rows whose columns or scope list differ (found by one
    SQL comparison) — go, a page at a time, through the same FeedWriter as
    ``Catalog.apply``, which needs the old image;
-3. with ``replace``, every stored resource not staged is deleted, likewise.
+3. with ``replace``, every stored local resource (not a segment's) that is
+   not staged is deleted, likewise.
 
 A row staged identical to the stored one writes nothing, so re-importing the
 same data is a no-op.  Until commit nothing is visible; leaving the ``with``
@@ -250,8 +251,9 @@ class BulkLoad:
 
     @staticmethod
     def _gone(old: ColumnElement[bool]) -> Select[Any]:
+        """Local resources not staged; a segment's resources are its sync's to delete."""
         unstaged = ~exists().where(stage_token == resource.c.token)
-        return select(resource.c.id, literal(None, Integer)).where(old, unstaged)
+        return select(resource.c.id, literal(None, Integer)).where(old, resource.c.segment.is_(None), unstaged)
 
     @staticmethod
     def _mark(conn: Connection, pairs: Select[Any]) -> int:

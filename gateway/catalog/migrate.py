@@ -5,8 +5,9 @@ alembic ``Config`` is built here, so no ini file is needed at run time.  On
 PostgreSQL an upgrade holds a session advisory lock, so two processes
 starting at once migrate one after the other, and runs under lock and
 statement timeouts, so it fails rather than stall every reader behind a
-table lock.  On SQLite foreign keys are off while migrating: batch mode
-recreates tables, and dropping a parent table must not cascade.
+table lock.  On SQLite an upgrade is one write transaction (see
+:func:`_upgrade_sqlite`) with foreign keys off: batch mode recreates tables,
+and dropping a parent table must not cascade.
 """
 from __future__ import annotations
 
@@ -59,27 +60,45 @@ def current(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision``, serialised against other processes."""
     with engine.connect() as conn:
-        postgres = conn.dialect.name == "postgresql"
-        if postgres:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-            conn.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-            conn.exec_driver_sql(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
-        else:
-            sqlite_pragma(conn, "foreign_keys=OFF")
-        conn.commit()
         try:
-            command.upgrade(alembic_config(immediate(conn)), revision)
+            if conn.dialect.name == "postgresql":
+                _upgrade_postgres(conn, revision)
+            else:
+                _upgrade_sqlite(conn, revision)
         except CommandError as err:
             raise CatalogError(f"cannot migrate the catalog: {err}") from None
-        finally:
-            conn.rollback()
-            if postgres:
-                conn.exec_driver_sql("RESET lock_timeout")
-                conn.exec_driver_sql("RESET statement_timeout")
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
-            conn.commit()
-            if not postgres:
-                sqlite_pragma(conn, "foreign_keys=ON")
+
+
+def _upgrade_postgres(conn: Connection, revision: str) -> None:
+    """Each revision in its own transaction (env.py), all under one session advisory lock."""
+    conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+    conn.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+    conn.exec_driver_sql(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+    conn.commit()
+    try:
+        command.upgrade(alembic_config(conn), revision)
+    finally:
+        conn.rollback()
+        conn.exec_driver_sql("RESET lock_timeout")
+        conn.exec_driver_sql("RESET statement_timeout")
+        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        conn.commit()
+
+
+def _upgrade_sqlite(conn: Connection, revision: str) -> None:
+    """Every revision in one ``BEGIN IMMEDIATE`` transaction, which alembic joins.
+
+    Alembic treats SQLite DDL as non-transactional and would commit between
+    revisions, so two processes could both apply the same revision; SQLite's
+    DDL is in fact transactional, and one write transaction both serialises
+    concurrent upgrades and makes a failed one leave nothing behind.
+    """
+    sqlite_pragma(conn, "foreign_keys=OFF")
+    try:
+        with immediate(conn).begin():
+            command.upgrade(alembic_config(conn), revision)
+    finally:
+        sqlite_pragma(conn, "foreign_keys=ON")
 
 
 def check(engine: Engine) -> None:

@@ -1,0 +1,136 @@
+"""Migrations: upgrade from empty, no drift, the hand-made spatial objects, concurrency, conventions."""
+from __future__ import annotations
+
+import random
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gateway.catalog import migrate
+from gateway.catalog.db import open_engine
+from gateway.catalog.errors import CatalogError
+from gateway.catalog.geo import EARTH_RADIUS_M, haversine_m
+from gateway.catalog.model import Resource
+from gateway.catalog.store import Catalog
+
+VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
+
+
+def test_upgrade_from_empty_reaches_head_without_drift(catalog_url: str) -> None:
+    engine = open_engine(catalog_url)
+    try:
+        assert migrate.current(engine) is None
+        migrate.upgrade(engine)
+        assert migrate.current(engine) == migrate.head()
+        migrate.check(engine)  # autogenerate finds nothing: models and migrations agree
+        migrate.upgrade(engine)  # a second upgrade is a no-op
+        assert migrate.current(engine) == migrate.head()
+    finally:
+        engine.dispose()
+
+
+def test_check_refuses_an_unmigrated_database(catalog_url: str) -> None:
+    engine = open_engine(catalog_url)
+    try:
+        with pytest.raises(CatalogError, match="catalog schema check failed: Target database is not up to date"):
+            migrate.check(engine)
+    finally:
+        engine.dispose()
+
+
+def test_check_reports_drift(catalog: Catalog) -> None:
+    with catalog.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE app_user ADD COLUMN note TEXT")
+    with pytest.raises(CatalogError, match=r"catalog schema check failed: New upgrade operations detected: .*note"):
+        migrate.check(catalog.engine)
+
+
+def test_the_spatial_objects_exist(catalog: Catalog) -> None:
+    with catalog.engine.connect() as conn:
+        if catalog.dialect == "sqlite":
+            names = set(conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE name LIKE 'resource_rtree%'").scalars())
+            assert names == {"resource_rtree", "resource_rtree_node", "resource_rtree_parent",
+                             "resource_rtree_rowid", "resource_rtree_insert", "resource_rtree_update",
+                             "resource_rtree_delete"}
+        else:
+            index = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_resource__point'").scalar_one()
+            assert index == "CREATE INDEX ix_resource__point ON public.resource USING gist (point(lon, lat))"
+            volatility, strict = conn.exec_driver_sql(
+                "SELECT provolatile, proisstrict FROM pg_proc WHERE proname = 'gw_distance_m'").one()
+            assert (volatility, strict) == ("i", True)
+
+
+def test_the_rtree_follows_every_write_and_holds_only_located_resources(catalog: Catalog) -> None:
+    if catalog.dialect != "sqlite":
+        pytest.skip("the R*Tree is SQLite's")
+
+    def rtree() -> list[tuple[int, float, float]]:
+        with catalog.engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(
+                "SELECT id, min_lat, min_lon FROM resource_rtree ORDER BY id")]
+
+    catalog.apply([Resource(token="A:1", lat=10.0, lon=20.0), Resource(token="A:2")])
+    assert rtree() == [(1, 10.0, 20.0)]
+    catalog.apply([Resource(token="A:1", lat=11.0, lon=21.0), Resource(token="A:2", lat=1.0, lon=2.0)])
+    assert rtree() == [(1, 11.0, 21.0), (2, 1.0, 2.0)]
+    catalog.apply([Resource(token="A:1", name="moved away")])
+    assert rtree() == [(2, 1.0, 2.0)]
+    catalog.apply(deletes=["A:2"])
+    assert rtree() == []
+
+
+def test_sql_distance_is_the_python_distance_to_the_bit(catalog: Catalog) -> None:
+    """The PostgreSQL function repeats geo.haversine_m operation for operation (same EARTH_RADIUS_M)."""
+    rnd = random.Random(3)
+    points = [(rnd.uniform(-90, 90), rnd.uniform(-180, 180), rnd.uniform(-90, 90), rnd.uniform(-180, 180))
+              for _ in range(300)]
+    points += [(90.0, 0.0, -90.0, 0.0), (0.0, 179.9999, 0.0, -179.9999), (52.0, 13.0, 52.0, 13.0),
+               (0.0, 0.0, 0.0, 180.0), (45.0, 10.0, 45.0000001, 10.0000001)]
+    with catalog.engine.connect() as conn:
+        for p in points:
+            sql = conn.execute(text("SELECT gw_distance_m(:a, :b, :c, :d)"),
+                               dict(zip("abcd", p, strict=True))).scalar_one()
+            assert sql == haversine_m(*p), p
+
+
+def test_the_first_revision_freezes_the_earth_radius_of_geo() -> None:
+    (first,) = VERSIONS.glob("*_902e76286c4c_catalog.py")
+    assert f"EARTH_RADIUS_M = {EARTH_RADIUS_M:_}" in first.read_text()
+
+
+def test_concurrent_upgrades_queue_and_both_succeed(catalog_url: str) -> None:
+    engines = [open_engine(catalog_url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def run(engine: object) -> None:
+        try:
+            migrate.upgrade(engine)  # type: ignore[arg-type]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        assert migrate.current(engines[0]) == migrate.head()
+        migrate.check(engines[0])
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_revision_files_follow_the_naming_convention_and_carry_the_compatibility_note() -> None:
+    files = sorted(VERSIONS.glob("*.py"))
+    assert files
+    for f in files:
+        assert re.fullmatch(r"\d{4}_\d{2}_\d{2}_[0-9a-f]{12}_[a-z0-9_]+\.py", f.name), f.name
+    template = (VERSIONS.parent / "script.py.mako").read_text()
+    assert "compatible with that code" in template
