@@ -14,6 +14,9 @@ whatever the input size and the feed's writer lock is not held meanwhile.
 3. with ``replace``, every stored local resource (not a segment's) that is
    not staged is deleted, likewise.
 
+Before that, :meth:`BulkLoad.duplicates` and :meth:`BulkLoad.claimed` drop
+(and report) staged rows repeating a token, or whose prefix a segment has
+claimed (prefixes.py): such a token is the segment's, never a local one.
 A row staged identical to the stored one writes nothing, so re-importing the
 same data is a no-op.  Until commit nothing is visible; leaving the ``with``
 block without committing drops the stage and leaves the catalog untouched.
@@ -53,11 +56,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import Executable
 
+from gateway.addressing.tokens import SEPARATOR
 from gateway.catalog import records
 from gateway.catalog.db import immediate
 from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, head
 from gateway.catalog.model import Resource
-from gateway.catalog.schema import TOKEN, change, resource, resource_scope
+from gateway.catalog.schema import TOKEN, change, prefix_map, resource, resource_scope
 from gateway.catalog.scopes import scope_key
 
 #: Rows per staging INSERT and per page of changed or deleted resources.
@@ -76,6 +80,7 @@ stage = Table(
     Column("elevation", Float), Column("offline", Boolean),
     Column("image", Text),  # feed.encode(resource); NULL for a kept token
     Column("keep", Boolean, nullable=False),  # True: token present but left as stored
+    Column("prefix", TOKEN),  # the token's prefix; NULL without one, and for a kept token
     prefixes=["TEMPORARY"],
 )
 stage_scope = Table(
@@ -103,6 +108,15 @@ class Duplicate:
     tag: int
     first: int
     token: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A staged token whose prefix ``segment`` has claimed."""
+
+    tag: int
+    token: str
+    segment: str
 
 
 class BulkLoad:
@@ -135,14 +149,15 @@ class BulkLoad:
     def add(self, r: Resource, tag: int) -> None:
         """Stage ``r``; ``tag`` (unique, increasing) names it in duplicate reports."""
         records.check(r)
-        self._rows.append(
-            (tag, r.token, r.kind, r.name, r.lat, r.lon, r.elevation, r.offline, records.encode(r), False))
+        prefix, colon, _ = r.token.partition(SEPARATOR)
+        self._rows.append((tag, r.token, r.kind, r.name, r.lat, r.lon, r.elevation, r.offline, records.encode(r),
+                           False, prefix if colon else None))
         self._scopes.extend((tag, pos, uri, self._key(uri)) for pos, uri in enumerate(r.scopes))
         self._count_row()
 
     def keep(self, token: str, tag: int) -> None:
         """Stage ``token`` as present but unchanged: replace will not delete it."""
-        self._rows.append((tag, token, None, None, None, None, None, None, None, True))
+        self._rows.append((tag, token, None, None, None, None, None, None, None, True, None))
         self._count_row()
 
     def _count_row(self) -> None:
@@ -151,6 +166,8 @@ class BulkLoad:
             self._flush()
 
     def _flush(self) -> None:
+        if not self._rows:
+            return
         with self._conn.begin():
             for table, rows in ((stage, self._rows), (stage_scope, self._scopes)):
                 if rows:
@@ -170,8 +187,8 @@ class BulkLoad:
             marks = ", ".join("?" for _ in table.c)
             self._conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", rows)
 
-    def duplicates(self) -> list[Duplicate]:
-        """Staged rows repeating an earlier token, now dropped from the stage (first wins)."""
+    def _staged(self) -> None:
+        """Flush what is buffered; index and analyse the stage once."""
         self._flush()
         if not self._indexed:
             self._conn.execute(text("CREATE INDEX gw_stage__token ON gw_stage (token)"))
@@ -180,22 +197,39 @@ class BulkLoad:
             self._conn.execute(text("ANALYZE gw_stage"))
             self._conn.execute(text("ANALYZE gw_stage_scope"))
             self._indexed = True
+
+    def _drop(self, tags: list[int]) -> None:
+        for chunk in records.chunks(tags, records.IN_CHUNK):
+            self._conn.execute(delete(stage_scope).where(stage_scope.c.tag.in_(chunk)))
+            self._conn.execute(delete(stage).where(stage.c.tag.in_(chunk)))
+        self._conn.commit()
+
+    def duplicates(self) -> list[Duplicate]:
+        """Staged rows repeating an earlier token, now dropped from the stage (first wins)."""
+        self._staged()
         first = select(stage.c.token, func.min(stage.c.tag).label("first")).group_by(stage.c.token) \
             .having(func.count() > 1).subquery()
         later = select(stage.c.tag, first.c.first, stage.c.token, stage.c.keep) \
             .join(first, first.c.token == stage.c.token).where(stage.c.tag > first.c.first).order_by(stage.c.tag)
         rows = self._conn.execute(later).all()
-        tags = [row.tag for row in rows]
-        for chunk in records.chunks(tags, records.IN_CHUNK):
-            self._conn.execute(delete(stage_scope).where(stage_scope.c.tag.in_(chunk)))
-            self._conn.execute(delete(stage).where(stage.c.tag.in_(chunk)))
-        self._conn.commit()
+        self._drop([row.tag for row in rows])
         # A repeated token on a kept (invalid) row was reported by the caller already.
         return [Duplicate(tag=row.tag, first=row.first, token=row.token) for row in rows if not row.keep]
+
+    def claimed(self) -> list[Claimed]:
+        """Staged rows whose token prefix a segment has claimed, now dropped from the stage."""
+        self._staged()
+        rows = self._conn.execute(
+            select(stage.c.tag, stage.c.token, prefix_map.c.segment)
+            .join(prefix_map, prefix_map.c.local_prefix == stage.c.prefix).order_by(stage.c.tag)
+        ).all()
+        self._drop([row.tag for row in rows])
+        return [Claimed(tag=row.tag, token=row.token, segment=row.segment) for row in rows]
 
     def commit(self) -> ApplyResult:
         """Write the staged set as described in the module docstring; one transaction."""
         self.duplicates()
+        self.claimed()
         at = dt.datetime.now(dt.timezone.utc)
         conn = immediate(self._conn)
         with conn.begin():

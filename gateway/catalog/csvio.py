@@ -10,6 +10,8 @@ empty (location unknown) or both numbers in WGS84 range; ``elevation`` is
 empty or a number; ``scopes`` is a whitespace-separated list of URIs;
 ``offline`` is ``true``, ``false`` or empty.  An empty ``name`` is no name.
 
+The file holds local resources only: replacing never deletes a segment's
+resources, and a row whose token prefix a segment has claimed is an error.
 Errors name the physical line where the row starts.  Without
 ``skip_invalid`` one invalid row means nothing is imported; with it the valid
 rows are, and a skipped row's token (if valid) is kept as stored rather than
@@ -170,6 +172,8 @@ def import_csv(catalog: Catalog, path: Path, *, skip_invalid: bool, replace: boo
         except FileError as err:
             return ImportReport(errors=[(err.line, str(err))])
         report.errors.extend((d.tag, f"token {d.token!r} repeats line {d.first}") for d in load.duplicates())
+        report.errors.extend((c.tag, f"token {c.token!r} belongs to segment {c.segment!r} (its prefix)")
+                             for c in load.claimed())
         report.errors.sort()
         report.skipped = len(report.errors)
         if report.errors and not skip_invalid:

@@ -67,11 +67,3 @@ class PrefixClaims:
         local = exists().where(resource.c.segment.is_(None), has_prefix(resource.c.token, candidate))
         return bool(self.conn.execute(select(mapped | local)).scalar_one())
 
-
-def owners(conn: Connection, local_prefixes: Iterable[str]) -> dict[str, str]:
-    """Which segment claimed each of ``local_prefixes``, for the ones claimed at all."""
-    out: dict[str, str] = {}
-    for chunk in records.chunks(set(local_prefixes), records.IN_CHUNK):
-        stmt = select(prefix_map.c.local_prefix, prefix_map.c.segment).where(prefix_map.c.local_prefix.in_(chunk))
-        out.update((row[0], row[1]) for row in conn.execute(stmt))
-    return out

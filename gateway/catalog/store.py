@@ -62,11 +62,12 @@ class Catalog:
 
     def import_resources(self, resources: Iterable[Resource], *, replace: bool, batch: int = DEFAULT_BATCH,
                          progress: Callable[[int], None] | None = None) -> ApplyResult:
-        """Make the catalog hold ``resources`` (and, with ``replace``, nothing else).
+        """Make the catalog's local resources ``resources`` (with ``replace``, and no others).
 
         The bulk path: memory stays bounded whatever the input size, identical
         rows write nothing, and every real change gets its change row.  A
-        token given twice raises CatalogError and nothing is written.
+        token given twice, or one with a prefix a segment has claimed, raises
+        CatalogError and nothing is written.
         """
         with self.bulk_load(replace=replace, batch=batch, progress=progress) as load:
             for position, r in enumerate(resources, start=1):
@@ -75,6 +76,11 @@ class Catalog:
             if repeated:
                 shown = ", ".join(f"{d.token!r} (items {d.first} and {d.tag})" for d in repeated[:3])
                 raise CatalogError(f"{len(repeated)} repeated tokens, e.g. {shown}; nothing imported")
+            claimed = load.claimed()
+            if claimed:
+                shown = ", ".join(f"{c.token!r} (item {c.tag}, segment {c.segment!r})" for c in claimed[:3])
+                raise CatalogError(f"{len(claimed)} tokens with a prefix a segment has claimed, e.g. {shown}; "
+                                   "nothing imported")
             return load.commit()
 
     def get(self, token: str) -> Resource | None:

@@ -1,20 +1,17 @@
 """Segments in the catalog: token context, applying segment events, reconcile, health, removal, migration.
 
 Every test runs on SQLite and, when VMSGW_TEST_POSTGRES_URL is set, on a fresh
-PostgreSQL database.
+PostgreSQL database (the catalog fixtures of tests/conftest.py).
 """
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
 from gateway.catalog import migrate
+from gateway.catalog.csvio import import_csv
 from gateway.catalog.errors import CatalogError, DuplicateSegment, UnknownSegment
 from gateway.catalog.model import Operation, Resource, Segment, SegmentUpdate
 from gateway.catalog.store import Catalog
@@ -23,38 +20,12 @@ NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 FIRST_REVISION = "902e76286c4c"
 
 
-def _backends() -> list[object]:
-    params: list[object] = ["sqlite"]
-    if os.environ.get("VMSGW_TEST_POSTGRES_URL"):
-        params.append(pytest.param("postgres", marks=pytest.mark.postgres))
-    return params
-
-
-def new_url(backend: str, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'catalog.db'}"
-    server = os.environ["VMSGW_TEST_POSTGRES_URL"]
-    name = "vmsgw_ut_" + uuid.uuid4().hex[:12]
-    engine = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return sqlalchemy.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=_backends())
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return new_url(str(request.param), tmp_path)
-
-
 @pytest.fixture
-def catalog(url: str) -> Iterator[Catalog]:
-    c = Catalog.open(url)
-    c.upgrade()
+def catalog(catalog: Catalog) -> Catalog:
+    """The shared fresh catalog (tests/conftest.py) with segments a and b."""
     for name in ("a", "b"):
-        c.add_segment(Segment(name=name, url=f"http://{name}/onvif/device_service", user="u", password="p"))
-    yield c
-    c.close()
+        catalog.add_segment(Segment(name=name, url=f"http://{name}/onvif/device_service", user="u", password="p"))
+    return catalog
 
 
 def init(token: str, **items: object) -> SegmentUpdate:
@@ -251,8 +222,8 @@ def test_segment_configuration(catalog: Catalog) -> None:
     assert [s.name for s in catalog.list_segments()] == ["a", "b"]
 
 
-def test_the_migration_chain_upgrades_an_existing_catalog_without_drift(url: str) -> None:
-    c = Catalog.open(url)
+def test_the_migration_chain_upgrades_an_existing_catalog_without_drift(catalog_url: str) -> None:
+    c = Catalog.open(catalog_url)
     try:
         migrate.upgrade(c.engine, FIRST_REVISION)
         c.engine.dispose()  # the first revision has no federation columns: no cached statement may assume them
@@ -287,3 +258,25 @@ def test_a_refused_repeat_does_not_undo_the_announcement_before_it(catalog: Cata
     generation = sync(catalog, "a", init("P:1", name="one"), init("P:1", location=(91.0, 0.0, None)))
     assert catalog.segment_reconcile("a", generation) == 0
     assert catalog.get("P:1") == Resource(token="P:1", name="one")
+
+
+def test_a_local_import_never_touches_segment_resources(catalog: Catalog) -> None:
+    catalog.import_resources([Resource(token="L:1"), Resource(token="L:2")], replace=True)
+    sync(catalog, "a", init("P:1"), init("L:9"))  # L is local: the segment's L is remapped
+    result = catalog.import_resources([Resource(token="L:1", name="renamed")], replace=True)
+    assert (result.changed, result.deleted) == (1, 1)
+    assert tokens(catalog) == {"L:1", "P:1", "L~2:9"}
+    with pytest.raises(CatalogError, match="segment 'a'"):
+        catalog.import_resources([Resource(token="L:1"), Resource(token="P:2")], replace=True)
+    assert tokens(catalog) == {"L:1", "P:1", "L~2:9"}
+
+
+def test_a_csv_row_with_a_segment_prefix_is_refused_with_its_line(catalog: Catalog, tmp_path: Path) -> None:
+    sync(catalog, "a", init("P:1"))
+    path = tmp_path / "local.csv"
+    path.write_text("token,name\nL:1,local\nP:2,stolen\nL:2,local too\n", encoding="utf-8")
+    report = import_csv(catalog, path, skip_invalid=False)
+    assert report.errors == [(3, "token 'P:2' belongs to segment 'a' (its prefix)")] and report.created == 0
+    report = import_csv(catalog, path, skip_invalid=True)
+    assert (report.created, report.skipped, report.deleted) == (2, 1, 0)
+    assert tokens(catalog) == {"L:1", "L:2", "P:1"}

@@ -140,3 +140,19 @@ def test_remove_deletes_the_segment_and_its_resources(vmsgw, capsys, db_url: str
     with opened(db_url) as catalog:
         assert [s.name for s in catalog.list_segments()] == ["a"]
         assert [r.token for r in catalog.iter_resources()] == ["dup:P1"]
+
+
+def test_catalog_import_keeps_segment_resources_and_refuses_their_prefixes(  # type: ignore[no-untyped-def]
+        vmsgw, capsys, db_url: str, tmp_path: Path) -> None:
+    add(vmsgw, db_url, "a")
+    add(vmsgw, db_url, "b")
+    _synced(db_url)
+    csv = tmp_path / "local.csv"
+    csv.write_text("token,name\nlocal:1,mine\n", encoding="utf-8")
+    assert vmsgw("catalog", "import", str(csv), "--db", db_url) == 0
+    csv.write_text("token,name\nlocal:1,mine\ndup~2:P9,not mine\n", encoding="utf-8")
+    capsys.readouterr()
+    assert vmsgw("catalog", "import", str(csv), "--db", db_url) == 2
+    assert f"{csv}:3: token 'dup~2:P9' belongs to segment 'b'" in capsys.readouterr().err
+    with opened(db_url) as catalog:
+        assert sorted(r.token for r in catalog.iter_resources()) == ["dup:P1", "dup~2:P1", "local:1"]
