@@ -144,3 +144,38 @@ class Segment:
     #: Bumped at each (re)subscription; resources not re-announced since are gone.
     generation: int = 0
     rejected: int = 0  # items refused from this segment since it was added
+
+
+@dataclass(kw_only=True)
+class UplinkConfig:
+    """One ONVIF Uplink configuration (digest §3.7): this gateway, behind a firewall, connects upward.
+
+    Keyed by ``remote_address`` (``https://`` native h2c-reverse, ``wss://`` over
+    WebSocket).  Exactly one of ``certificate_id`` (mTLS) and
+    ``authorization_server`` (AccessToken) names the credential, a key of the
+    keystore.  ``user_level`` is granted to every request through the uplink.
+    """
+
+    remote_address: str
+    user_level: str  # space-separated tt:StringList, e.g. "Operator"
+    certificate_id: str | None = None
+    authorization_server: str | None = None
+    cert_path_validation_policy: str | None = None  # keystore id of a CA bundle
+    status: str = "Offline"  # Offline | Connecting | Connected
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyEntry:
+    """Key material the uplink uses, referenced by id from uplink configurations.
+
+    ``kind``: ``certificate`` (client certificate + private key, PEM), ``ca``
+    (a CA bundle to validate the remote client's server certificate, PEM) or
+    ``token`` (a bearer access token, sent in the upgrade request).
+    """
+
+    id: str
+    kind: str
+    cert_pem: str | None = None
+    key_pem: str | None = None
+    secret: str | None = None
