@@ -109,6 +109,7 @@ def remove(engine: Engine, name: str) -> int:
 
 
 def begin_sync(engine: Engine, name: str) -> int:
+    """A (re)subscription: the next generation; a ``down`` segment stays down (module docstring)."""
     with write_transaction(engine, FEED_LOCK) as conn:
         row = _current(conn, name)
         generation = int(row.generation) + 1
@@ -146,7 +147,12 @@ def set_reachable(engine: Engine, name: str, reachable: bool, *, error: str | No
             if conn.execute(seen.values(last_seen=now, last_error=None)).rowcount:
                 return 0
     with write_transaction(engine, FEED_LOCK) as conn:
-        was_down = _current(conn, name).state == DOWN
+        state = _current(conn, name).state
+        if reachable and state == NEW:
+            # Only a sync task of an earlier segment of this name (removed and re-added
+            # meanwhile) can report a pull before this one subscribed: make it start over.
+            raise CatalogError(f"segment {name!r} has no subscription yet; a pull cannot have succeeded")
+        was_down = state == DOWN
         values = {"state": UP, "last_seen": now, "last_error": None} if reachable else \
             {"state": DOWN, "last_error": (error or "unreachable")[:MAX_ERROR]}
         conn.execute(update(segment).where(segment.c.name == name).values(**values))

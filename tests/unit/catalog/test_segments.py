@@ -280,3 +280,12 @@ def test_a_csv_row_with_a_segment_prefix_is_refused_with_its_line(catalog: Catal
     report = import_csv(catalog, path, skip_invalid=True)
     assert (report.created, report.skipped, report.deleted) == (2, 1, 0)
     assert tokens(catalog) == {"L:1", "L:2", "P:1"}
+
+
+def test_a_sync_task_of_a_removed_segment_cannot_revive_its_successor(catalog: Catalog) -> None:
+    sync(catalog, "a", init("P:1"))
+    catalog.remove_segment("a")
+    catalog.add_segment(Segment(name="a", url="http://a/onvif/device_service", user="u", password="p"))
+    with pytest.raises(CatalogError, match="no subscription"):
+        catalog.segment_set_reachable("a", True, error=None, now=NOW)
+    assert catalog.segment_set_reachable("a", False, error="refused", now=NOW) == 0  # before any subscription
