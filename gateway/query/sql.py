@@ -11,13 +11,27 @@ for an index:
   (the same code as geo.haversine_m on SQLite, the same formula on
   PostgreSQL), behind a prefilter by :func:`geo.bounding_boxes` through the
   R*Tree (SQLite) or the GiST point index (PostgreSQL);
-- scopes: per term, the ids of resources with a matching scope row — rfc3986
-  by the canonical key (equal, or ``key/...`` as the range ``[key "/", key "0")``
-  on the (key, resource_id) index), strcmp0 by the exact URI.
+- scopes: per term, a scope row of the resource that matches — rfc3986 by
+  the canonical key (equal, or ``key/...`` as the range ``[key "/", key "0")``),
+  strcmp0 by the exact URI.
+
+Why prefixes and locations are ``IN`` lists and scopes ``EXISTS`` probes on
+SQLite (PostgreSQL plans all three from its statistics): a snapshot page is
+``... AND id > :after ORDER BY id LIMIT :n``, and SQLite, having no range
+statistics, prefers walking the ids in order and testing each row.  That is
+right for a broad condition and a full scan for a narrow one, so the narrow
+ones — a device prefix, a small circle, the common queries — are handed over
+as ``IN`` lists, which SQLite reads first: 4 resources of one prefix in
+0.3 ms instead of 200 ms on 1 M resources.  But the list is built in full for
+every page, so a broad condition must not be one: a scope such as
+``…/location/city/nanjing`` can hold a whole city gateway's catalog, and as a
+probe on the rows read in id order a snapshot costs at most one pass over
+the table however wide or narrow the scope.  A circle holding a large share
+of the catalog does pay its R*Tree scan on every page.
 """
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from gateway.catalog.geo import bounding_boxes
 from gateway.catalog.schema import resource, resource_rtree, resource_scope
@@ -31,16 +45,25 @@ def where_clause(query: ResourceQuery, dialect: str) -> ColumnElement[bool]:
     if query.kinds is not None:
         parts.append(resource.c.kind.in_(sorted(query.kinds)))  # empty: SQLAlchemy's always-false IN
     if query.prefixes:
-        parts.append(or_(*(_starts_with(p + ":") for p in query.prefixes)))
+        parts.append(_prefixes(query.prefixes, dialect))
     if query.location is not None:
         parts.append(_location(query.location, dialect))
     parts.extend(_scope(term) for term in query.scopes)
     return and_(true(), *parts)
 
 
-def _starts_with(start: str) -> ColumnElement[bool]:
+def _prefixes(prefixes: tuple[str, ...], dialect: str) -> ColumnElement[bool]:
+    """The token starts with one of ``p ":"``, as ranges on the token index (an ``IN`` list on SQLite)."""
+    if dialect == "sqlite":
+        by_token = resource.alias("by_token")
+        return resource.c.id.in_(select(by_token.c.id).where(or_(*(_starts_with(by_token.c.token, p + ":")
+                                                                  for p in prefixes))))
+    return or_(*(_starts_with(resource.c.token, p + ":") for p in prefixes))
+
+
+def _starts_with(token: ColumnElement[str], start: str) -> ColumnElement[bool]:
     """``token`` begins with ``start`` (which ends in ":"), as an index range."""
-    return and_(resource.c.token >= start, resource.c.token < start[:-1] + chr(ord(start[-1]) + 1))
+    return and_(token >= start, token < start[:-1] + chr(ord(start[-1]) + 1))
 
 
 def _location(loc: LocationFilter, dialect: str) -> ColumnElement[bool]:
@@ -71,4 +94,4 @@ def _scope(term: ScopeTerm) -> ColumnElement[bool]:
         hit = or_(rs.key == key, and_(rs.key >= key + "/", rs.key < key + "0"))
     else:
         raise ValueError(f"unsupported scope matching rule {term.rule!r}")
-    return resource.c.id.in_(select(rs.resource_id).where(hit))
+    return exists().where(rs.resource_id == resource.c.id, hit)
