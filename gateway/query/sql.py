@@ -21,8 +21,8 @@ SQLite (PostgreSQL plans all three from its statistics): a snapshot page is
 statistics, prefers walking the ids in order and testing each row.  That is
 right for a broad condition and a full scan for a narrow one, so the narrow
 ones — a device prefix, a small circle, the common queries — are handed over
-as ``IN`` lists, which SQLite reads first: 4 resources of one prefix in
-0.3 ms instead of 200 ms on 1 M resources.  But the list is built in full for
+as ``IN`` lists, which SQLite reads first: the 4 resources of one prefix
+come back in about 1 ms instead of 200 ms from 1 M resources.  But the list is built in full for
 every page, so a broad condition must not be one: a scope such as
 ``…/location/city/nanjing`` can hold a whole city gateway's catalog, and as a
 probe on the rows read in id order a snapshot costs at most one pass over
