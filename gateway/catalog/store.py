@@ -31,6 +31,11 @@ EXPORT_BATCH = 5_000
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Reads of several statements (rows, then their scopes) see one snapshot.  SQLite's
+        # transactions always do; PostgreSQL's READ COMMITTED would not.  Writers keep READ
+        # COMMITTED: their snapshot must start after they hold the feed lock (feed.py).
+        self._reader = engine.execution_options(isolation_level="REPEATABLE READ") \
+            if engine.dialect.name == "postgresql" else engine
 
     @classmethod
     def open(cls, url: str) -> Catalog:
@@ -84,7 +89,7 @@ class Catalog:
             return load.commit()
 
     def get(self, token: str) -> Resource | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             found = records.by_tokens(conn, [token])
         return found[token][1] if found else None
 
@@ -96,7 +101,7 @@ class Catalog:
     def snapshot_page(self, where: ColumnElement[bool], after_id: int, limit: int) -> list[tuple[int, Resource]]:
         """Resources matching ``where`` with id > ``after_id``, by id: (id, resource)."""
         stmt = select(*records.COLUMNS).where(where, resource.c.id > after_id).order_by(resource.c.id).limit(limit)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return records.fetch(conn, stmt)
 
     def changes_after(self, seq: int, limit: int) -> list[Change]:
@@ -106,9 +111,7 @@ class Catalog:
 
     def iter_resources(self, batch: int = EXPORT_BATCH) -> Iterator[Resource]:
         """Every resource, by token, from one consistent snapshot of the catalog."""
-        engine = self.engine.execution_options(isolation_level="REPEATABLE READ") \
-            if self.dialect == "postgresql" else self.engine
-        with engine.connect() as conn, conn.begin():
+        with self._reader.connect() as conn, conn.begin():
             after: str | None = None
             while True:
                 stmt = select(*records.COLUMNS).order_by(resource.c.token).limit(batch)
@@ -123,7 +126,7 @@ class Catalog:
     def stats(self) -> dict[str, Any]:
         """Counts for ``vmsgw catalog stats``, from one snapshot."""
         count = func.count()
-        with self.engine.connect() as conn, conn.begin():
+        with self._reader.connect() as conn, conn.begin():
             by_kind: dict[str, int] = dict(conn.execute(select(resource.c.kind, count).group_by(resource.c.kind)).all())
             return {
                 "resources": sum(by_kind.values()),
