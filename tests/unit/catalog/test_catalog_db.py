@@ -97,6 +97,13 @@ def test_an_unreachable_server_is_a_one_line_catalog_error() -> None:
     assert "secret" not in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_file_that_is_no_database_is_a_catalog_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are notes, not a database\n" * 10)
+    with pytest.raises(CatalogError, match=f"^cannot open catalog sqlite:///{path}: file is not a database$"):
+        db.open_engine(f"sqlite:///{path}")
+
+
 def test_an_unwritable_location_is_a_catalog_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
