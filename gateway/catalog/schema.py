@@ -9,6 +9,7 @@ are created by the first revision and only described here (``SPATIAL``).
 from __future__ import annotations
 
 from sqlalchemy import (
+    BindParameter,
     BigInteger,
     Boolean,
     Column,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
 )
 
 #: Prefect-style constraint names: ``<kind>_<table>__<all columns>``.  Named
@@ -165,3 +167,10 @@ resource_rtree = Table(
 #: Names of the dialect-specific objects the first revision creates by hand.
 RTREE_PREFIX = "resource_rtree"  # the virtual table and its _node/_parent/_rowid shadows
 GIST_INDEX = "ix_resource__point"
+
+
+#: The snapshot cursor: a page reads resources with ``id > AFTER_ID``.  Conditions
+#: built for snapshot pages may use it too, to skip what earlier pages covered
+#: inside their own subqueries (query/sql.py's R*Tree prefilter); 0 by default,
+#: so such a condition also runs on its own.
+AFTER_ID: BindParameter[int] = bindparam("after_id", value=0, type_=Integer)

@@ -20,7 +20,7 @@ from gateway.catalog.db import open_engine
 from gateway.catalog.errors import CatalogError, DuplicateUser, PullPointLimitReached
 from gateway.catalog.feed import ApplyResult
 from gateway.catalog.model import Change, PullPointState, Resource, Segment, SegmentUpdate, User
-from gateway.catalog.schema import app_user, change, pull_point, resource, resource_scope
+from gateway.catalog.schema import AFTER_ID, app_user, change, pull_point, resource, resource_scope
 
 __all__ = ["ApplyResult", "Catalog", "CatalogError", "DuplicateUser", "PullPointLimitReached"]
 
@@ -100,9 +100,9 @@ class Catalog:
 
     def snapshot_page(self, where: ColumnElement[bool], after_id: int, limit: int) -> list[tuple[int, Resource]]:
         """Resources matching ``where`` with id > ``after_id``, by id: (id, resource)."""
-        stmt = select(*records.COLUMNS).where(where, resource.c.id > after_id).order_by(resource.c.id).limit(limit)
+        stmt = select(*records.COLUMNS).where(where, resource.c.id > AFTER_ID).order_by(resource.c.id).limit(limit)
         with self._reader.connect() as conn:
-            return records.fetch(conn, stmt)
+            return records.fetch(conn, stmt.params(after_id=after_id))
 
     def changes_after(self, seq: int, limit: int) -> list[Change]:
         """Up to ``limit`` change rows with seq > ``seq``, in feed order."""
