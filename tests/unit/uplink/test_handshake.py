@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import base64
-import itertools
 import hashlib
+import itertools
 
 import h11
 import pytest
