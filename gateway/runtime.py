@@ -34,6 +34,7 @@ from gateway.onvif.faults import ONVIF_FAULTS
 from gateway.onvif.ns import NSMAP
 from gateway.onvif.xml import utcnow
 from gateway.soap.asgi import SoapApp
+from gateway.uplink.service import UPLINK_PATH, UPLINK_SERVICE
 
 log = logging.getLogger("gateway")
 
@@ -92,6 +93,7 @@ def build_app(catalog: Catalog, watcher: FeedWatcher, options: ServeOptions) -> 
             DEVICE_PATH: DEVICE_SERVICE,
             EVENT_PATH: EVENT_SERVICE,
             PULL_POINT_PATH + "{id}": PULL_POINT_SERVICE,
+            UPLINK_PATH: UPLINK_SERVICE,
         },
         authorizer=authorize,
         credentials=CredentialCache(catalog),
