@@ -50,6 +50,8 @@ from gateway.catalog.model import Segment, UplinkConfig
 from gateway.catalog.schema import segment, uplink
 from gateway.catalog.users import USER_LEVELS
 
+#: Configurations the gateway keeps (the ``MaxUplinks`` capability): each is a connection held open by a task.
+MAX_UPLINKS = 16
 #: RemoteAddress schemes (the ``Protocols`` capability): native h2c-reverse, and over WebSocket.
 PROTOCOLS = ("https", "wss")
 #: The ``uplink.remote_address`` column width.

@@ -34,7 +34,7 @@ from lxml import etree
 from gateway.catalog.errors import UplinkProblem, UplinkRefused
 from gateway.catalog.model import UplinkConfig
 from gateway.catalog.store import Catalog
-from gateway.catalog.uplinks import PROTOCOLS
+from gateway.catalog.uplinks import MAX_UPLINKS, PROTOCOLS
 from gateway.onvif import faults
 from gateway.onvif.access import PRE_AUTH, READ_SYSTEM, WRITE_SYSTEM
 from gateway.onvif.ns import NSMAP, TUP
@@ -45,8 +45,6 @@ from gateway.soap.fault import SoapFault
 UPLINK_PATH = "/onvif/uplink_service"
 #: WS-Addressing actions of the responses: the WSDL default, ``<namespace>/<portType>/<operation>Response``.
 ACTION = f"{TUP}/UplinkPort/"
-#: Configurations the gateway keeps; each is one connection held open, with its own task.
-MAX_UPLINKS = 16
 AUTHORIZATION_MODES = ("mTLS", "AccessToken")
 #: Responses declare ``tup`` beside the usual ONVIF prefixes.
 _NSMAP = {**NSMAP, "tup": TUP}
