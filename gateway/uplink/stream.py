@@ -74,7 +74,8 @@ async def close_writer(writer: asyncio.StreamWriter) -> None:
     """Close, letting buffered bytes drain for :data:`CLOSE_TIMEOUT`; then abort.  Never raises."""
     writer.close()
     try:
-        await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await writer.wait_closed()
     except (TimeoutError, ConnectionError, OSError):
         writer.transport.abort()
     except asyncio.CancelledError:

@@ -104,8 +104,8 @@ class WebSocketStream:
         if not self._ended and self._ws.state is ConnectionState.OPEN:
             self._ended = True
             try:
-                await asyncio.wait_for(self._inner.write(self._ws.send(CloseConnection(code=1000))),
-                                       CLOSE_FRAME_TIMEOUT)
+                async with asyncio.timeout(CLOSE_FRAME_TIMEOUT):
+                    await self._inner.write(self._ws.send(CloseConnection(code=1000)))
             except (TimeoutError, ConnectionError, OSError):
                 pass
         self._ended = True
