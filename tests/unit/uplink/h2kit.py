@@ -50,6 +50,19 @@ class H2TestClient:
             await asyncio.gather(self._reader, return_exceptions=True)
         await self.io.aclose()
 
+    async def until_closed(self) -> None:
+        """Keep serving the connection (answering PINGs) until the peer closes it."""
+        assert self._reader is not None
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def go_silent(self) -> None:
+        """Stop answering anything, even PINGs, but keep reading until the peer closes the connection."""
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        while await self.io.read():
+            pass
+
     async def flush(self) -> None:
         data = self.conn.data_to_send()
         if data:
