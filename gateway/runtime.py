@@ -3,7 +3,9 @@
 ``serve`` binds the listening socket itself (so ``--listen HOST:0`` works and
 the real address is printed before the first request can arrive), then runs
 the siblings of one TaskGroup: the HTTP server, the change-feed watcher, the
-pull-point reaper and the federation supervisor (one sync task per segment).  Shutdown order (SIGINT/SIGTERM): release waiting
+pull-point reaper, the federation supervisor (one sync task per segment) and
+the uplink connector (one task per uplink configuration, serving this same
+app to its remote client).  Shutdown order (SIGINT/SIGTERM): release waiting
 PullMessages (they answer empty rather than being cancelled), stop accepting,
 let in-flight requests finish within ``GRACE``, cancel the rest, dispose of
 the engine.  A second SIGINT exits at once.
@@ -34,6 +36,7 @@ from gateway.onvif.faults import ONVIF_FAULTS
 from gateway.onvif.ns import NSMAP
 from gateway.onvif.xml import utcnow
 from gateway.soap.asgi import SoapApp
+from gateway.uplink.connector import Connector
 from gateway.uplink.service import UPLINK_PATH, UPLINK_SERVICE
 
 log = logging.getLogger("gateway")
@@ -165,6 +168,8 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions) -> 
         group.create_task(_reap(catalog, stop))
         # Segment syncs write to the catalog and wake local pull points at once.
         group.create_task(Supervisor(catalog, watcher.notify).run(stop))
+        # Uplinks serve the same app to remote clients over the connections this gateway opens (digest §3).
+        group.create_task(Connector(catalog, app).run(stop))
 
 
 def serve(options: ServeOptions) -> None:
