@@ -1,6 +1,6 @@
 """A scripted HTTP/2 server peer for the uplink tests: the local service's side, in process.
 
-It serves ``handler(method, path, body) -> (status, body)`` on a real socket,
+It serves ``handler(method, path, body) -> (status, body)`` on a byte stream,
 respects flow control when it answers, counts the streams it has open at
 once, and can misbehave on request: stop reading, push, open streams of its
 own, or go away.
@@ -16,6 +16,8 @@ from h2.connection import H2Connection
 from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
 
+from gateway.uplink.stream import ByteStream
+
 Handler = Callable[[str, str, bytes], Awaitable[tuple[int, bytes]]]
 
 
@@ -24,9 +26,9 @@ async def echo(method: str, path: str, body: bytes) -> tuple[int, bytes]:
 
 
 class H2Peer:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, handler: Handler = echo,
-                 max_streams: int = 100, window: int = 65_535) -> None:
-        self.reader, self.writer, self.handler = reader, writer, handler
+    def __init__(self, stream: ByteStream, *, handler: Handler = echo, max_streams: int = 100,
+                 window: int = 65_535) -> None:
+        self.stream, self.handler = stream, handler
         self.h2 = H2Connection(H2Configuration(client_side=False, header_encoding=None))
         self.h2.local_settings = Settings(client=False, initial_values={
             SettingCodes.MAX_CONCURRENT_STREAMS: max_streams, SettingCodes.INITIAL_WINDOW_SIZE: window})
@@ -45,7 +47,7 @@ class H2Peer:
             self.h2.increment_flow_control_window(self.extra_window)
         await self.flush()
         try:
-            while self.reading and (data := await self.reader.read(65536)):
+            while self.reading and (data := await self.stream.read()):
                 try:
                     received = self.h2.receive_data(data)
                 except ProtocolError:
@@ -55,7 +57,7 @@ class H2Peer:
                 await self.flush()
         finally:
             if self.reading:
-                self.writer.close()
+                await self.stream.aclose()
 
     def on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.RequestReceived):
@@ -101,9 +103,7 @@ class H2Peer:
 
     async def flush(self) -> None:
         if data := self.h2.data_to_send():
-            self.writer.write(data)
-            await self.writer.drain()
+            await self.stream.write(data)
 
     async def send_raw(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
+        await self.stream.write(data)
