@@ -39,8 +39,14 @@ from gateway.catalog.model import KeyEntry, UplinkConfig
 from gateway.soap.asgi import UPLINK_EXTENSION
 from gateway.uplink import tls
 from gateway.uplink.dial import NEED_DATA, Dial, DialError, Switched, Target, Variant
-from gateway.uplink.h2server import ASGIApp, H2Server, LinkError, ServerLimits
-from gateway.uplink.stream import AsyncioStream, ByteStream, close_writer
+from gateway.uplink.h2server import (
+    DEFAULT_LIMITS,
+    ASGIApp,
+    H2Server,
+    LinkError,
+    ServerLimits,
+)
+from gateway.uplink.stream import AsyncioStream, ByteStream
 from gateway.uplink.ws import WebSocketStream
 
 log = logging.getLogger("gateway.uplink")
@@ -86,7 +92,7 @@ class Uplink:
     """One configuration's connection, kept up until cancelled."""
 
     def __init__(self, config: UplinkConfig, catalog: UplinkCatalog, app: ASGIApp, *,
-                 limits: ServerLimits = ServerLimits(), rng: random.Random | None = None,
+                 limits: ServerLimits = DEFAULT_LIMITS, rng: random.Random | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config, self.catalog, self.app, self.limits = config, catalog, app, limits
@@ -114,9 +120,10 @@ class Uplink:
         try:
             target = Target.parse(self.config.remote_address)
             context, token = await asyncio.to_thread(tls.credentials, self.config, self.catalog.get_key)
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(target.host, target.port, ssl=context, server_hostname=target.host),
-                CONNECT_TIMEOUT)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races completion.
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                reader, writer = await asyncio.open_connection(target.host, target.port, ssl=context,
+                                                               server_hostname=target.host)
         except ssl.SSLCertVerificationError as exc:
             return f"the remote client's certificate is not trusted: {exc.verify_message}"
         except (tls.CredentialError, ValueError) as exc:
@@ -127,8 +134,8 @@ class Uplink:
             return f"cannot connect: {exc.strerror or exc}"
         stream: ByteStream = AsyncioStream(reader, writer)
         try:
-            switched = await asyncio.wait_for(self._upgrade(Dial(target, token=token), reader, writer),
-                                              HANDSHAKE_TIMEOUT)
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT):
+                switched = await self._upgrade(Dial(target, token=token), reader, writer)
             stream = AsyncioStream(reader, writer, pending=switched.leftover)
             if switched.variant is Variant.WEBSOCKET:
                 stream = WebSocketStream(AsyncioStream(reader, writer), client=True, trailing=switched.leftover)
@@ -188,7 +195,8 @@ class Connector:
                 else:
                     await self._reconcile({c.remote_address: c for c in configs})
                 try:
-                    await asyncio.wait_for(stopping.wait(), self.interval)
+                    async with asyncio.timeout(self.interval):
+                        await stopping.wait()
                 except TimeoutError:
                     pass
         finally:

@@ -75,6 +75,10 @@ class ServerLimits:
     silence_timeout: float = 30.0  # digest §3.4: no packet for 30 s -> close and reconnect
 
 
+#: The limits the uplink runs with unless a caller (a test) scales them down.
+DEFAULT_LIMITS = ServerLimits()
+
+
 class LinkError(Exception):
     """The uplink connection ended abnormally; ``str()`` is the reason."""
 
@@ -102,7 +106,7 @@ class _Stream:
 class H2Server:
     def __init__(self, app: ASGIApp, stream: ByteStream, *, extensions: Mapping[str, Any],
                  server: tuple[str, int] | None = None, client: tuple[str, int] | None = None,
-                 limits: ServerLimits = ServerLimits()) -> None:
+                 limits: ServerLimits = DEFAULT_LIMITS) -> None:
         self._app, self._io, self._limits = app, stream, limits
         self._extensions, self._server, self._client = dict(extensions), server, client
         self._conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
@@ -133,7 +137,8 @@ class H2Server:
             if self._conn.state_machine.state is not h2.connection.ConnectionState.CLOSED:
                 self._conn.close_connection()
                 try:
-                    await asyncio.wait_for(self._flush(), GOODBYE_TIMEOUT)
+                    async with asyncio.timeout(GOODBYE_TIMEOUT):
+                        await self._flush()
                 except TimeoutError:
                     pass
 

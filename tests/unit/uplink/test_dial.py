@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 
 import pytest
 from hypothesis import given
@@ -145,6 +146,6 @@ replies = st.one_of(
 def test_any_reply_bytes_give_need_data_switch_or_dial_error(reply: bytes, cuts: list[int], eof: bool,
                                                              variant: str) -> None:
     bounds = sorted({0, len(reply), *(c for c in cuts if c < len(reply))})
-    chunks = [reply[a:b] for a, b in zip(bounds, bounds[1:])] + ([b""] if eof else [])
+    chunks = [reply[a:b] for a, b in itertools.pairwise(bounds)] + ([b""] if eof else [])
     _fuzz(dial(f"{variant}://cloud/uplink"), chunks)
     _fuzz(dial(f"{variant}://cloud/uplink"), [reply] + ([b""] if eof else []))

@@ -16,7 +16,13 @@ import hyperframe.frame
 import pytest
 from h2.errors import ErrorCodes
 
-from gateway.uplink.h2server import H2Server, LinkBroken, LinkSilent, ServerLimits
+from gateway.uplink.h2server import (
+    DEFAULT_LIMITS,
+    H2Server,
+    LinkBroken,
+    LinkSilent,
+    ServerLimits,
+)
 from gateway.uplink.stream import AsyncioStream
 from tests.unit.uplink.h2kit import H2TestClient
 
@@ -74,7 +80,7 @@ class App:
 
 
 @asynccontextmanager
-async def running(app: App, limits: ServerLimits = ServerLimits()) -> AsyncIterator[tuple[H2Server, H2TestClient,
+async def running(app: App, limits: ServerLimits = DEFAULT_LIMITS) -> AsyncIterator[tuple[H2Server, H2TestClient,
                                                                                           asyncio.Task[None]]]:
     server_sock, client_sock = socket.socketpair()
     server_io = AsyncioStream(*await asyncio.open_connection(sock=server_sock))
