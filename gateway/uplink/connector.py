@@ -136,9 +136,10 @@ class Uplink:
         try:
             async with asyncio.timeout(HANDSHAKE_TIMEOUT):
                 switched = await self._upgrade(Dial(target, token=token), reader, writer)
-            stream = AsyncioStream(reader, writer, pending=switched.leftover)
-            if switched.variant is Variant.WEBSOCKET:
-                stream = WebSocketStream(AsyncioStream(reader, writer), client=True, trailing=switched.leftover)
+            if switched.variant is Variant.WEBSOCKET:  # we are the WebSocket client: our frames are masked
+                stream = WebSocketStream(stream, client=True, trailing=switched.leftover)
+            else:
+                stream = AsyncioStream(reader, writer, pending=switched.leftover)
             self._connected_at = self._clock()
             await self._report("Connected", None)
             log.info("uplink %s: connected", self.config.remote_address)
