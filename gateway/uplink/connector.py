@@ -120,13 +120,15 @@ class Uplink:
         try:
             target = Target.parse(self.config.remote_address)
             context, token = await asyncio.to_thread(tls.credentials, self.config, self.catalog.get_key)
+            dial = Dial(target, token=token)
+            upgrade = dial.request()
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races completion.
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 reader, writer = await asyncio.open_connection(target.host, target.port, ssl=context,
                                                                server_hostname=target.host)
         except ssl.SSLCertVerificationError as exc:
             return f"the remote client's certificate is not trusted: {exc.verify_message}"
-        except (tls.CredentialError, ValueError) as exc:
+        except (tls.CredentialError, ValueError) as exc:  # incl. BadRemoteAddress and Unsendable
             return str(exc)
         except TimeoutError:
             return f"no TLS connection within {CONNECT_TIMEOUT:g} s"
@@ -135,7 +137,7 @@ class Uplink:
         stream: ByteStream = AsyncioStream(reader, writer)
         try:
             async with asyncio.timeout(HANDSHAKE_TIMEOUT):
-                switched = await self._upgrade(Dial(target, token=token), reader, writer)
+                switched = await self._upgrade(dial, upgrade, reader, writer)
             if switched.variant is Variant.WEBSOCKET:  # we are the WebSocket client: our frames are masked
                 stream = WebSocketStream(stream, client=True, trailing=switched.leftover)
             else:
@@ -158,8 +160,9 @@ class Uplink:
         finally:
             await stream.aclose()
 
-    async def _upgrade(self, dial: Dial, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Switched:
-        writer.write(dial.request())
+    async def _upgrade(self, dial: Dial, upgrade: bytes, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> Switched:
+        writer.write(upgrade)
         await writer.drain()
         while (result := dial.receive_data(await reader.read(_READ))) is NEED_DATA:
             pass

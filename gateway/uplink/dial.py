@@ -62,6 +62,10 @@ class BadRemoteAddress(ValueError):
     """A RemoteAddress that is not an absolute ``https://`` or ``wss://`` URL with a host."""
 
 
+class Unsendable(ValueError):
+    """The RemoteAddress or the token holds characters an HTTP/1.1 request line or header cannot carry."""
+
+
 class DialError(Exception):
     """The remote client did not switch protocols; ``str()`` is the reason, fit for the Error status."""
 
@@ -167,9 +171,12 @@ class Dial:
             target += ("&" if "?" in target else "?") + "access_token=" + quote(self._token, safe="")
         elif self._token is not None:
             headers.append(("Authorization", f"Bearer {self._token}"))
-        self._state = _State.AWAITING
-        head = self._h11.send(h11.Request(method="GET", target=target, headers=headers))
+        try:
+            head = self._h11.send(h11.Request(method="GET", target=target, headers=headers))
+        except h11.LocalProtocolError as exc:
+            raise Unsendable(f"the upgrade request cannot be written: {exc}") from None
         self._h11.send(h11.EndOfMessage())  # no body: nothing to write
+        self._state = _State.AWAITING
         return head or b""
 
     def receive_data(self, data: bytes) -> Switched | _NeedData:

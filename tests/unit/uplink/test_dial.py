@@ -18,6 +18,7 @@ from gateway.uplink.dial import (
     DialError,
     Switched,
     Target,
+    Unsendable,
     UpgradeRefused,
     Variant,
 )
@@ -63,6 +64,13 @@ def test_websocket_token_in_query_is_escaped() -> None:
     assert b"Authorization" not in request
     with pytest.raises(ValueError):
         Dial(Target.parse("https://cloud/uplink"), token="t", token_in_query=True)
+
+
+def test_unsendable_token_or_path_is_a_value_error() -> None:
+    with pytest.raises(Unsendable):
+        Dial(Target.parse("https://cloud/uplink"), token="bad\r\nX-Injected: 1").request()
+    with pytest.raises(Unsendable):
+        Dial(Target.parse("https://cloud/up link")).request()
 
 
 def test_target_parse() -> None:

@@ -24,7 +24,7 @@ from gateway.uplink.h2server import (
     ServerLimits,
 )
 from gateway.uplink.stream import AsyncioStream
-from tests.unit.uplink.h2kit import H2TestClient
+from tests.unit.uplink.h2kit import H2TestClient, Reply
 
 EXTENSIONS = {"vmsgw.uplink": {"level": "Operator", "remote": "https://cloud/uplink"}}
 MEGABYTE = b"0123456789abcdef" * 65536
@@ -175,6 +175,20 @@ def test_app_failure_is_a_500_and_oversized_body_a_413() -> None:
             refused = await client.request("POST", "/echo", b"x" * 300_000)
             assert (refused.status, refused.reset) == (413, ErrorCodes.NO_ERROR)
             assert (await client.request("POST", "/echo", b"y" * 90_000)).body == b"y" * 90_000
+    run(go())
+
+
+def test_connect_is_not_implemented() -> None:
+    async def go() -> None:
+        app = App()
+        async with running(app) as (_, client, _serving):
+            stream_id = client.conn.get_next_available_stream_id()
+            client.replies[stream_id] = Reply()
+            client.conn.send_headers(stream_id, [(b":method", b"CONNECT"), (b":authority", b"elsewhere:443")],
+                                     end_stream=True)
+            await client.flush()
+            await client.replies[stream_id].done.wait()
+            assert client.replies[stream_id].status == 501 and app.scopes == []
     run(go())
 
 
