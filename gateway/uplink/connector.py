@@ -6,7 +6,9 @@ Theory of operation
 :data:`INTERVAL` seconds (``vmsgw uplink set`` and SetUplink write them from
 anywhere): a new configuration gets an :class:`Uplink` task, a deleted one
 loses it, a changed one restarts it, and a task that died of a bug is logged
-and started again.  All uplinks run in parallel, each on its own (digest §3.4).
+and started again.  Stopping an uplink (removed, changed, or the gateway
+shutting down) lets the requests in flight through it finish within
+:data:`GRACE` seconds first.  All uplinks run in parallel, each on its own (digest §3.4).
 
 Each :class:`Uplink` loops through the statuses GetUplinks reports::
 
@@ -61,6 +63,8 @@ FIRST_DELAY = (1.0, 5.0)
 MAX_DELAY = 30.0
 #: A connection that lasted this long was stable: the next failure starts the backoff over.
 STABLE = 60.0
+#: Seconds requests in flight through an uplink get to finish when it is stopped (as runtime.GRACE).
+GRACE = 5.0
 #: Bytes read per chunk while waiting for the 101.
 _READ = 16 * 1024
 
@@ -99,6 +103,7 @@ class Uplink:
         self.backoff = Backoff(rng or random.Random())
         self._sleep, self._clock = sleep, clock
         self._connected_at: float | None = None  # when the last attempt got its 101
+        self._server: H2Server | None = None  # while connected
 
     async def run(self) -> None:
         error: str | None = None
@@ -149,6 +154,7 @@ class Uplink:
                               extensions={UPLINK_EXTENSION: {"level": self.config.user_level,
                                                              "remote": self.config.remote_address}},
                               server=writer.get_extra_info("sockname")[:2], client=writer.get_extra_info("peername")[:2])
+            self._server = server
             await server.serve()
             return "the remote client closed the uplink"
         except (DialError, LinkError) as exc:
@@ -158,7 +164,13 @@ class Uplink:
         except OSError as exc:
             return f"connection lost: {exc.strerror or exc}"
         finally:
+            self._server = None
             await stream.aclose()
+
+    async def drain(self, grace: float) -> None:
+        """Let requests in flight through the current connection finish within ``grace`` seconds."""
+        if self._server is not None:
+            await self._server.drain(grace)
 
     async def _upgrade(self, dial: Dial, upgrade: bytes, reader: asyncio.StreamReader,
                        writer: asyncio.StreamWriter) -> Switched:
@@ -183,11 +195,11 @@ def _identity(config: UplinkConfig) -> tuple[object, ...]:
 class Connector:
     """Keeps one :class:`Uplink` task per configuration in the catalog (module docstring)."""
 
-    def __init__(self, catalog: UplinkCatalog, app: ASGIApp, *, interval: float = INTERVAL,
+    def __init__(self, catalog: UplinkCatalog, app: ASGIApp, *, interval: float = INTERVAL, grace: float = GRACE,
                  make: Callable[[UplinkConfig], Uplink] | None = None) -> None:
-        self.catalog, self.interval = catalog, interval
+        self.catalog, self.interval, self.grace = catalog, interval, grace
         self._make = make or (lambda config: Uplink(config, catalog, app))
-        self._tasks: dict[str, tuple[tuple[object, ...], asyncio.Task[None]]] = {}
+        self._tasks: dict[str, tuple[tuple[object, ...], Uplink, asyncio.Task[None]]] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
         try:
@@ -212,17 +224,18 @@ class Connector:
             await self._stop(address)
         for address, config in configs.items():
             running = self._tasks.get(address)
-            if running is not None and running[0] == _identity(config) and not running[1].done():
+            if running is not None and running[0] == _identity(config) and not running[2].done():
                 continue
             if running is not None:
-                task = running[1]
+                task = running[2]
                 if task.done() and not task.cancelled() and task.exception():
                     log.error("uplink %s crashed; restarting", address, exc_info=task.exception())
                 await self._stop(address)  # its last status write lands before the new task's first
-            task = asyncio.create_task(self._make(config).run(), name=f"uplink:{address}")
-            self._tasks[address] = (_identity(config), task)
+            uplink = self._make(config)
+            self._tasks[address] = (_identity(config), uplink, asyncio.create_task(uplink.run(), name=f"uplink:{address}"))
 
     async def _stop(self, address: str) -> None:
-        _, task = self._tasks.pop(address)
+        _, uplink, task = self._tasks.pop(address)
+        await uplink.drain(self.grace)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -20,7 +20,9 @@ on it.  :meth:`H2Server.serve` owns three kinds of task:
 Whichever of reader and keepalive ends first decides how :meth:`serve` ends:
 it returns when the peer closed the connection or sent GOAWAY, and raises
 :class:`LinkSilent` or :class:`LinkBroken` otherwise; the app tasks are
-cancelled and a GOAWAY is sent if the connection still stands.
+cancelled and a GOAWAY is sent if the connection still stands.  At shutdown
+:meth:`H2Server.drain` first refuses new streams and lets running ones finish
+within a grace period (a waiting PullMessages answers empty meanwhile).
 
 Rules:
 
@@ -48,6 +50,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+from h2.errors import ErrorCodes
 
 from gateway.uplink.h2stream import ASGIApp, StreamCall, build_scope
 from gateway.uplink.stream import ByteStream
@@ -103,6 +106,7 @@ class H2Server:
         self._last_received = 0.0
         self._outcome: asyncio.Future[None]  # set by serve(): how the link ended
         self.active_high_water = 0  # most app tasks ever running at once, for tests and logs
+        self._draining = False  # new streams are refused (REFUSED_STREAM: the peer may retry them elsewhere)
 
     async def serve(self) -> None:
         """Serve until the peer ends the connection (returns) or a :class:`LinkError` ends it."""
@@ -187,7 +191,17 @@ class H2Server:
             for each in self._streams.values():
                 each.wake()
 
+    async def drain(self, grace: float) -> None:
+        """End gracefully: refuse new streams, give running ones ``grace`` seconds, then :meth:`serve` returns."""
+        self._draining = True
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        self._end(None)
+
     def _start(self, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+        if self._draining:
+            self._conn.reset_stream(stream_id, ErrorCodes.REFUSED_STREAM)
+            return
         scope = build_scope(headers, server=self._server, client=self._client, extensions=self._extensions)
         if scope is None:  # CONNECT: no :path to route (extended CONNECT is not offered)
             self._conn.send_headers(stream_id, [(b":status", b"501")], end_stream=True)

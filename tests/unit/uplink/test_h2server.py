@@ -159,11 +159,8 @@ def test_reset_stream_cancels_its_app_task() -> None:
             await app.hanging.wait()
             client.conn.reset_stream(stream_id, ErrorCodes.CANCEL)
             await client.flush()
-            for _ in range(100):
-                if app.cancelled:
-                    break
-                await asyncio.sleep(0.01)
-            assert (app.cancelled, app.active) == (1, 0)
+            await until(lambda: app.cancelled == 1)
+            assert app.active == 0
             assert (await client.request("GET", "/hello")).status == 200  # the connection lives on
     run(go())
 
@@ -176,6 +173,33 @@ def test_app_failure_is_a_500_and_oversized_body_a_413() -> None:
             assert (refused.status, refused.reset) == (413, ErrorCodes.NO_ERROR)
             assert (await client.request("POST", "/echo", b"y" * 90_000)).body == b"y" * 90_000
     run(go())
+
+
+def test_drain_refuses_new_streams_and_lets_running_ones_finish() -> None:
+    async def go() -> None:
+        app = App(gate_at=2)  # /gate waits until released
+        async with running(app) as (server, client, serving):
+            slow = await client.open("GET", "/gate?n=1")
+            await until(lambda: app.active == 1)
+            draining = asyncio.create_task(server.drain(5.0))
+            await asyncio.sleep(0.05)
+            refused = await client.request("GET", "/hello")
+            assert refused.reset == ErrorCodes.REFUSED_STREAM
+            app.gate.set()
+            await client.replies[slow].done.wait()
+            assert client.replies[slow].status == 200
+            await draining
+            await asyncio.wait_for(serving, 2)  # serve() returned: the link ended cleanly
+            assert serving.exception() is None
+    run(go())
+
+
+async def until(check: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")
 
 
 def test_connect_is_not_implemented() -> None:
