@@ -174,7 +174,11 @@ class Link:
         pseudo = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", authority.encode()),
                   (b":path", path.encode())]
         regular = [(n.lower(), v) for n, v in headers if n.lower() not in _HOP_BY_HOP]
-        self._h2.send_headers(sid, pseudo + regular, end_stream=end_stream)
+        try:
+            self._h2.send_headers(sid, pseudo + regular, end_stream=end_stream)
+        except ProtocolError as exc:  # h2 has half-encoded them (HPACK state) and opened the stream: unusable
+            self._die(f"request headers h2 refuses: {exc}")
+            raise LinkClosed(self.reason or "") from None
         self._exchanges[sid] = _Exchange(future=asyncio.get_running_loop().create_future())
         self._wake.set()
         return sid

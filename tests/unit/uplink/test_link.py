@@ -68,6 +68,16 @@ def test_a_request_travels_with_authority_path_and_body() -> None:
     run(main())
 
 
+def test_headers_h2_refuses_end_the_link_rather_than_leave_it_inconsistent() -> None:
+    async def main() -> None:
+        async with linked() as (link, peer):
+            with pytest.raises(LinkClosed, match="headers"):
+                await link.request("GET", "/", [(b"x-ok", b"1"), (b":path", b"/twice")])
+            assert not link.alive
+
+    run(main())
+
+
 def test_150_concurrent_requests_respect_the_peers_limit_of_100_streams() -> None:
     async def slow(method: str, path: str, body: bytes) -> tuple[int, bytes]:
         await asyncio.sleep(0.05)
