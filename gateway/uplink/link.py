@@ -196,13 +196,11 @@ class Link:
             self._wake.set()
 
     def _forget(self, sid: int) -> None:
-        exchange = self._exchanges.pop(sid)
-        abandoned = not exchange.future.done() or exchange.future.cancelled()
-        if abandoned and not self._dead.is_set():  # tell the peer
-            try:
-                self._h2.reset_stream(sid, ErrorCodes.CANCEL)
-            except ProtocolError:  # it ended meanwhile
-                pass
+        del self._exchanges[sid]
+        stream = self._h2.streams.get(sid)
+        # Abandoned (timeout), or answered before we finished sending: close it, or its slot stays taken.
+        if stream is not None and not stream.closed and not self._dead.is_set():
+            self._h2.reset_stream(sid, ErrorCodes.CANCEL)
             self._wake.set()
         self._notify()
 

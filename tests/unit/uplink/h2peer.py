@@ -8,7 +8,8 @@ own, or go away.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from h2 import events as ev
 from h2.config import H2Configuration
@@ -27,8 +28,8 @@ async def echo(method: str, path: str, body: bytes) -> tuple[int, bytes]:
 
 class H2Peer:
     def __init__(self, stream: ByteStream, *, handler: Handler = echo, max_streams: int = 100,
-                 window: int = 65_535) -> None:
-        self.stream, self.handler = stream, handler
+                 window: int = 65_535, early: bool = False) -> None:
+        self.stream, self.handler, self.early = stream, handler, early  # early: answer before the body ends
         self.h2 = H2Connection(H2Configuration(client_side=False, header_encoding=None))
         self.h2.local_settings = Settings(client=False, initial_values={
             SettingCodes.MAX_CONCURRENT_STREAMS: max_streams, SettingCodes.INITIAL_WINDOW_SIZE: window})
@@ -64,13 +65,14 @@ class H2Peer:
             self.requests[event.stream_id] = (list(event.headers), bytearray())
             self.open_now += 1
             self.open_max = max(self.open_max, self.open_now)
+            if self.early:
+                self.spawn(self.answer(event.stream_id))
         elif isinstance(event, ev.DataReceived):
             self.requests[event.stream_id][1].extend(event.data)
-            self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-        elif isinstance(event, ev.StreamEnded):
-            task = asyncio.create_task(self.answer(event.stream_id))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            if not self.early:  # an early answerer leaves the body unread: the sender's window runs out
+                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, ev.StreamEnded) and not self.early:
+            self.spawn(self.answer(event.stream_id))
         elif isinstance(event, ev.StreamReset):
             self.open_now -= 1
         elif isinstance(event, ev.WindowUpdated):
@@ -79,6 +81,11 @@ class H2Peer:
             self.pings += 1
         elif isinstance(event, ev.ConnectionTerminated):
             self.terminated = event
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def answer(self, sid: int) -> None:
         headers, body = self.requests[sid]

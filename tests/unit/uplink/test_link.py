@@ -70,7 +70,7 @@ def test_a_request_travels_with_authority_path_and_body() -> None:
 
 def test_headers_h2_refuses_end_the_link_rather_than_leave_it_inconsistent() -> None:
     async def main() -> None:
-        async with linked() as (link, peer):
+        async with linked() as (link, _peer):
             with pytest.raises(LinkClosed, match="headers"):
                 await link.request("GET", "/", [(b"x-ok", b"1"), (b":path", b"/twice")])
             assert not link.alive
@@ -101,6 +101,15 @@ def test_flow_control_carries_a_1_mb_request_and_a_1_mb_response() -> None:
             assert reply.body == b"POST /echo " + big
             replies = await asyncio.gather(*(link.request("POST", f"/{i}", body=big) for i in range(4)))
             assert all(r.body.endswith(big) for r in replies)
+
+    run(main())
+
+
+def test_an_answer_before_the_body_is_sent_closes_the_stream_and_frees_its_slot() -> None:
+    async def main() -> None:
+        async with linked(early=True, max_streams=1) as (link, _peer):  # answers at the headers, reads no body
+            assert (await link.request("POST", "/", body=b"x" * 1_000_000)).status == 200
+            assert (await link.request("GET", "/next", timeout=2)).body == b"GET /next "
 
     run(main())
 
