@@ -183,8 +183,8 @@ def _upgrade(request: h11.Request, trailing: bytes) -> UpgradeRequest:
         raise Refusal(400, f"Upgrade must be {H2C_REVERSE} or websocket, not {', '.join(offered) or 'absent'}")
     target = urlsplit(request.target.decode("ascii", "replace"))
     host = _values(request, b"host")
-    return UpgradeRequest(kind=kind, path=target.path, host=host[0] if host else "", token=_token(request, target.query),
-                          ws_key=ws_key, trailing=trailing)
+    return UpgradeRequest(kind=kind, path=target.path, host=host[0] if host else "",
+                          token=_token(request, target.query), ws_key=ws_key, trailing=trailing)
 
 
 def _websocket_key(request: h11.Request) -> str:

@@ -159,7 +159,8 @@ class UplinkListener:
             log.warning("uplink from %s refused in the TLS handshake: client certificate: %s", peer, exc.verify_message)
             return await close_writer(writer)
         except OSError as exc:  # ssl.SSLError included: not TLS, no common cipher, a reset ...
-            log.warning("uplink from %s: TLS handshake or connection failed: %s", peer, getattr(exc, "reason", None) or exc)
+            reason = getattr(exc, "reason", None) or exc
+            log.warning("uplink from %s: TLS handshake or connection failed: %s", peer, reason)
             return await close_writer(writer)
         writer.write(switching_protocols(request))
         stream: ByteStream = AsyncioStream(reader, writer, pending=request.trailing)

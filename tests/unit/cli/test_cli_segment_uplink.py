@@ -63,8 +63,8 @@ def test_bad_combinations_are_one_line_usage_errors(vmsgw, capsys, db_url: str, 
     assert message in err and err.count("\n") == 1, err
 
 
-def test_unusable_uplink_tls_files_fail_in_one_line_before_anything_starts(vmsgw, capsys, db_url: str,  # type: ignore[no-untyped-def]
-                                                                           tmp_path) -> None:
+def test_unusable_uplink_tls_files_fail_in_one_line_before_anything_starts(  # type: ignore[no-untyped-def]
+        vmsgw, capsys, db_url: str, tmp_path) -> None:
     junk = tmp_path / "junk.pem"
     junk.write_text("not PEM\n")
     assert vmsgw("serve", "--uplink-listen", "127.0.0.1:0", "--uplink-cert", str(junk), "--uplink-key", str(junk),

@@ -183,8 +183,8 @@ def test_federation_reaches_the_segment_through_the_transport_and_loses_it_when_
             client = httpx.AsyncClient(transport=UplinkTransport(on.registry, "leaf1", connect_wait=0.5))
             async with uplink(on.port, client_context(pki, pki.leaf1)) as peer:
                 reply = await client.post("https://leaf1/onvif/event_service", content=b"<x/>", timeout=3)
-                assert (reply.status_code, reply.content, reply.http_version) == (200, b"POST /onvif/event_service <x/>",
-                                                                                  "HTTP/2")
+                assert (reply.status_code, reply.http_version) == (200, "HTTP/2")
+                assert reply.content == b"POST /onvif/event_service <x/>"
                 assert dict(peer.requests[1][0])[b":authority"] == b"leaf1"
             with pytest.raises(httpx.TransportError):  # the link is gone: the segment is unreachable
                 await client.get("https://leaf1/onvif/device_service", timeout=3)
@@ -232,8 +232,8 @@ def test_a_certificate_of_another_ca_or_expired_fails_the_tls_handshake(pki: Pki
     assert f"refused in the TLS handshake: client certificate: {reason}" in caplog.text, caplog.text
 
 
-def test_a_slowloris_upgrade_is_cut_at_the_deadline_while_another_uplink_connects(pki: Pki,
-                                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_a_slowloris_upgrade_is_cut_at_the_deadline_while_another_uplink_connects(
+        pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
         async with listening(pki, upgrade_timeout=1.0) as on:
             reader, writer = await asyncio.open_connection("127.0.0.1", on.port, ssl=client_context(pki, pki.leaf1),
