@@ -49,7 +49,8 @@ class Link:
 
     def __init__(self, segment: Segment, client: httpx.AsyncClient) -> None:
         # An uplinked segment may have no login: its uplink grants the level (digest §3.3).
-        self.credentials = protocol.Credentials(user=segment.user, password=segment.password) if segment.user else None
+        self.credentials = (protocol.Credentials(user=segment.user, password=segment.password)
+                            if segment.user else None)
         self.client = client
 
     async def call(self, url: str, request: tuple[etree._Element, str], timeout: float) -> etree._Element:
