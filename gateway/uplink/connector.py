@@ -153,7 +153,8 @@ class Uplink:
             server = H2Server(self.app, stream, limits=self.limits,
                               extensions={UPLINK_EXTENSION: {"level": self.config.user_level,
                                                              "remote": self.config.remote_address}},
-                              server=writer.get_extra_info("sockname")[:2], client=writer.get_extra_info("peername")[:2])
+                              server=writer.get_extra_info("sockname")[:2],
+                              client=writer.get_extra_info("peername")[:2])
             self._server = server
             await server.serve()
             return "the remote client closed the uplink"
@@ -232,7 +233,8 @@ class Connector:
                     log.error("uplink %s crashed; restarting", address, exc_info=task.exception())
                 await self._stop(address)  # its last status write lands before the new task's first
             uplink = self._make(config)
-            self._tasks[address] = (_identity(config), uplink, asyncio.create_task(uplink.run(), name=f"uplink:{address}"))
+            task = asyncio.create_task(uplink.run(), name=f"uplink:{address}")
+            self._tasks[address] = (_identity(config), uplink, task)
 
     async def _stop(self, address: str) -> None:
         _, uplink, task = self._tasks.pop(address)

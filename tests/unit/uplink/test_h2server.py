@@ -262,7 +262,8 @@ def test_flood_of_10000_streams_is_cut_without_exhausting_memory() -> None:
         request = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"d"), (b":path", b"/hang")]
         frames = [flood.data_to_send()]
         for n in range(10_000):
-            frame = hyperframe.frame.HeadersFrame(2 * n + 1, encoder.encode(request), flags=["END_HEADERS", "END_STREAM"])
+            frame = hyperframe.frame.HeadersFrame(2 * n + 1, encoder.encode(request),
+                                                  flags=["END_HEADERS", "END_STREAM"])
             frames.append(frame.serialize())
         tracemalloc.start()
         writing = asyncio.create_task(flood_io.write(b"".join(frames)))
