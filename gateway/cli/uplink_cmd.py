@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from gateway.catalog.errors import CatalogError, DuplicateKey
 from gateway.catalog.keystore import fingerprint
@@ -60,7 +61,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     _add_key_parsers(keys.add_subparsers(dest="key_verb", required=True, metavar="VERB"), common)
 
 
-def _add_key_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def _add_key_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser],
+                     common: argparse.ArgumentParser) -> None:
     add = verbs.add_parser(
         "add", parents=[common], help="store a certificate with its key, a CA bundle, or a token (from stdin)",
         description="Store key material under ID: --cert FILE --key FILE (a client certificate and its unencrypted "
@@ -165,12 +167,11 @@ def run_key_add(args: argparse.Namespace) -> int:
 def run_key_list(args: argparse.Namespace) -> int:
     with open_catalog(db_url(args)) as catalog:
         keys, configs = catalog.list_keys(), catalog.get_uplinks()
-    rows = []
-    for k in keys:  # nothing secret leaves this loop: no key_pem, no secret
-        used = [u.remote_address for u in configs
-                if k.id in (u.certificate_id, u.authorization_server, u.cert_path_validation_policy)]
-        rows.append({"id": k.id, "kind": k.kind, "sha256_fingerprint": fingerprint(k.cert_pem) if k.cert_pem else None,
-                     "used_by": used})
+    rows: list[dict[str, Any]] = [{
+        "id": k.id, "kind": k.kind, "sha256_fingerprint": fingerprint(k.cert_pem) if k.cert_pem else None,
+        "used_by": [u.remote_address for u in configs
+                    if k.id in (u.certificate_id, u.authorization_server, u.cert_path_validation_policy)],
+    } for k in keys]  # nothing secret in them: no key_pem, no secret
     if args.json:
         print_json(rows)
     else:

@@ -78,7 +78,8 @@ def capabilities() -> etree._Element:
 
 def _catalog(req: Request) -> Catalog:
     """The gateway's one catalog, which the request state carries in its event context."""
-    return req.state.events.catalog
+    catalog: Catalog = req.state.events.catalog
+    return catalog
 
 
 def _text(parent: etree._Element, local: str, *, required: bool = False) -> str | None:

@@ -86,9 +86,11 @@ def test_set_get_delete_with_zeep_and_the_cli_agrees(gateway: Gateway) -> None:
     assert (first.RemoteAddress, first.CertificateID, first.UserLevel, first.Status,
             first.CertPathValidationPolicyID, first.AuthorizationServer, first.Error) == \
         (ADDRESS, "uplinkClientCert", ["Operator"], "Offline", "upperVmsCA", None, None)
-    assert (second.RemoteAddress, second.AuthorizationServer, second.Status) == ("wss://b.example/ws", "oauth", "Offline")
+    assert (second.RemoteAddress, second.AuthorizationServer, second.Status) == \
+        ("wss://b.example/ws", "oauth", "Offline")
     listed = json.loads(run_cli("uplink", "list", "--json", db=gateway.db).stdout)
-    assert [(u["remote_address"], u["status"]) for u in listed] == [(ADDRESS, "Offline"), ("wss://b.example/ws", "Offline")]
+    assert [(u["remote_address"], u["status"]) for u in listed] == \
+        [(ADDRESS, "Offline"), ("wss://b.example/ws", "Offline")]
     service.DeleteUplink(RemoteAddress="WSS://B.example/ws")
     assert [u.RemoteAddress for u in service.GetUplinks()] == [ADDRESS]
     service.DeleteUplink(RemoteAddress=ADDRESS)
