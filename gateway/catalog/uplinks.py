@@ -80,12 +80,17 @@ def address_key(text: str) -> str:
 
 
 def check_address(text: str) -> str:
-    """The key of a RemoteAddress this gateway can connect to; UplinkRefused otherwise."""
+    """The key of a RemoteAddress this gateway can connect to; UplinkRefused otherwise.
+
+    Messages do not repeat the address: it may hold credentials, which are refused but not to be echoed.
+    """
     key = address_key(text)
-    scheme = key.split("://", 1)[0] if "://" in key else ""
+    found = _ADDRESS.fullmatch(key)
+    scheme = found.group(1) if found is not None else None
     if scheme not in PROTOCOLS:
+        shown = f"the scheme {scheme!r}" if scheme is not None else "no scheme"
         raise UplinkRefused(UplinkProblem.PROTOCOL,
-                            f"RemoteAddress {text!r}: the scheme must be one of {', '.join(PROTOCOLS)}")
+                            f"RemoteAddress has {shown}; it must be one of {', '.join(PROTOCOLS)}")
     if len(key) > MAX_ADDRESS or not key.isascii() or any(c.isspace() or not c.isprintable() for c in key):
         raise UplinkRefused(UplinkProblem.ADDRESS,
                             f"RemoteAddress must be at most {MAX_ADDRESS} printable ASCII characters without spaces")
@@ -94,10 +99,10 @@ def check_address(text: str) -> str:
         parts.port  # noqa: B018 - raises for a port out of range or not a number
     except ValueError:
         raise UplinkRefused(UplinkProblem.ADDRESS,
-                            f"RemoteAddress {key!r}: the host or the port (0 to 65535) is malformed") from None
+                            "RemoteAddress: the host or the port (0 to 65535) is malformed") from None
     if not parts.hostname or "@" in parts.netloc or "#" in key:
         raise UplinkRefused(UplinkProblem.ADDRESS,
-                            f"RemoteAddress {key!r} needs a host, and may carry neither credentials nor a fragment")
+                            "RemoteAddress needs a host, and may carry neither credentials nor a fragment")
     return key
 
 

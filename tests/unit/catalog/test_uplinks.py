@@ -117,6 +117,7 @@ def test_each_broken_rule_is_named_and_nothing_is_written(catalog: Catalog, chan
         with pytest.raises(UplinkRefused) as refused:
             catalog.set_uplink(cfg, max_uplinks=4)
         assert refused.value.problem is problem
+        assert "pw@" not in str(refused.value)  # credentials in an address are refused, never echoed
     assert catalog.get_uplinks() == before
 
 

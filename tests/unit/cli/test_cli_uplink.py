@@ -75,8 +75,9 @@ def test_set_list_and_delete(vmsgw, capsys, keyed: str) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["uplink", "set", "http://upper/", "--level", "user", "--cert-id", "client"], "scheme must be one of https, wss"),
+    (["uplink", "set", "http://upper/", "--level", "user", "--cert-id", "client"], "the scheme 'http'; it must be one"),
     (["uplink", "set", "https://u:p@upper/", "--level", "user", "--cert-id", "client"], "neither credentials"),
+    (["uplink", "set", "upper.example", "--level", "user", "--cert-id", "client"], "has no scheme"),
     (["uplink", "set", ADDRESS, "--level", "root", "--cert-id", "client"], "names none of Administrator"),
     (["uplink", "set", ADDRESS, "--level", "user"], "give a certificate (mTLS) or an authorization server"),
     (["uplink", "set", ADDRESS, "--level", "user", "--cert-id", "client", "--token-id", "oauth"], "not both"),
