@@ -137,7 +137,7 @@ async def delete_uplink(req: Request) -> etree._Element:
     only_children(req.body, ("RemoteAddress",))
     address = _text(req.body, "RemoteAddress", required=True) or ""
     if not await asyncio.to_thread(_catalog(req).delete_uplink, address):
-        raise faults.invalid_arg_val("Address", f"no uplink is configured for {address!r}")
+        raise faults.invalid_arg_val("Address", "no uplink is configured for that RemoteAddress")
     return _response("DeleteUplinkResponse")
 
 
