@@ -3,7 +3,11 @@
 ``serve`` binds the listening socket itself (so ``--listen HOST:0`` works and
 the real address is printed before the first request can arrive), then runs
 the siblings of one TaskGroup: the HTTP server, the change-feed watcher, the
-pull-point reaper and the federation supervisor (one sync task per segment).  Shutdown order (SIGINT/SIGTERM): release waiting
+pull-point reaper, the federation supervisor (one sync task per segment) and
+the uplink connector (one task per uplink configuration, serving this same
+app to its remote client) and, with ``--uplink-listen``, the uplink listener
+(segments behind firewalls connect to us; the supervisor reaches them through
+its registry of links).  Shutdown order (SIGINT/SIGTERM): release waiting
 PullMessages (they answer empty rather than being cancelled), stop accepting,
 let in-flight requests finish within ``GRACE``, cancel the rest, dispose of
 the engine.  A second SIGINT exits at once.
@@ -13,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import signal
 import socket
+import ssl
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +40,10 @@ from gateway.onvif.faults import ONVIF_FAULTS
 from gateway.onvif.ns import NSMAP
 from gateway.onvif.xml import utcnow
 from gateway.soap.asgi import SoapApp
+from gateway.uplink.connector import Connector
+from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
+from gateway.uplink.registry import UplinkRegistry
+from gateway.uplink.service import UPLINK_PATH, UPLINK_SERVICE
 
 log = logging.getLogger("gateway")
 
@@ -43,6 +53,21 @@ GRACE = 5.0
 REAP_INTERVAL = 10.0
 #: How long a looked-up user stays cached; a user added by another process is seen within this.
 CREDENTIAL_TTL = 5.0
+#: Descriptors wanted when uplinks are accepted: 1,000 uplinks are 1,000 sockets, beyond the usual 1,024.
+FILE_LIMIT = 65_536
+
+
+@dataclass(frozen=True, kw_only=True)
+class UplinkListen:
+    """``--uplink-listen``: where segments behind firewalls connect to us (gateway.uplink.listener)."""
+
+    host: str
+    port: int
+    tls: TlsFiles
+
+
+class UplinkListenError(Exception):
+    """The uplink listener cannot start: its address or its TLS files; ``str()`` says which."""
 
 
 @dataclass(kw_only=True)
@@ -54,6 +79,7 @@ class ServeOptions:
     keyfile: str | None = None
     limits: EventLimits = field(default_factory=EventLimits)
     identity: DeviceIdentity = field(default_factory=DeviceIdentity)
+    uplink: UplinkListen | None = None
 
 
 @dataclass(kw_only=True)
@@ -92,6 +118,7 @@ def build_app(catalog: Catalog, watcher: FeedWatcher, options: ServeOptions) -> 
             DEVICE_PATH: DEVICE_SERVICE,
             EVENT_PATH: EVENT_SERVICE,
             PULL_POINT_PATH + "{id}": PULL_POINT_SERVICE,
+            UPLINK_PATH: UPLINK_SERVICE,
         },
         authorizer=authorize,
         credentials=CredentialCache(catalog),
@@ -126,7 +153,8 @@ async def _reap(catalog: Catalog, stop: asyncio.Event) -> None:
             pass
 
 
-async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions) -> None:
+async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
+               uplink: tuple[socket.socket, ssl.SSLContext] | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     interrupts = 0
@@ -161,22 +189,53 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions) -> 
         group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
         group.create_task(watcher.run())
         group.create_task(_reap(catalog, stop))
-        # Segment syncs write to the catalog and wake local pull points at once.
-        group.create_task(Supervisor(catalog, watcher.notify).run(stop))
+        # Segment syncs write to the catalog and wake local pull points at once; uplinked segments are
+        # reached over the links the listener registers.
+        links = UplinkRegistry()
+        group.create_task(Supervisor(catalog, watcher.notify, links).run(stop))
+        if uplink is not None:
+            group.create_task(UplinkListener(*uplink, catalog, links).serve(stop))
+        # Uplinks serve the same app to remote clients over the connections this gateway opens (digest §3).
+        group.create_task(Connector(catalog, app).run(stop))
+
+
+def _shown(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _uplink_listener(listen: UplinkListen) -> tuple[socket.socket, ssl.SSLContext]:
+    """The bound socket and TLS context of the uplink listener, or UplinkListenError."""
+    try:
+        context = server_context(listen.tls)
+    except (ssl.SSLError, OSError) as err:
+        raise UplinkListenError(f"cannot use the uplink TLS files: {err}") from None
+    try:
+        sock = _bind(listen.host, listen.port)
+    except OSError as err:
+        raise UplinkListenError(f"cannot listen for uplinks on {listen.host}:{listen.port}: {err.strerror}") from None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = FILE_LIMIT if hard == resource.RLIM_INFINITY else min(FILE_LIMIT, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return sock, context
 
 
 def serve(options: ServeOptions) -> None:
-    """Migrate the catalog, bind, announce the address, and serve until a signal."""
+    """Migrate the catalog, bind, announce the addresses, and serve until a signal."""
+    uplink = _uplink_listener(options.uplink) if options.uplink is not None else None
     catalog = Catalog.open(options.db_url)
     catalog.upgrade()
     sock = _bind(options.host, options.port)
-    host, port = sock.getsockname()[:2]
     scheme = "https" if options.certfile else "http"
-    shown = f"[{host}]" if ":" in host else host
-    print(f"vmsgw: serving on {scheme}://{shown}:{port}{DEVICE_PATH}", flush=True)
+    print(f"vmsgw: serving on {scheme}://{_shown(sock)}{DEVICE_PATH}", flush=True)
+    if uplink is not None:
+        print(f"vmsgw: accepting uplinks on {_shown(uplink[0])} (https and wss)", flush=True)
     try:
-        asyncio.run(_run(catalog, sock, options))
+        asyncio.run(_run(catalog, sock, options, uplink))
     finally:
         sock.close()
+        if uplink is not None:
+            uplink[0].close()
         catalog.close()
     print("vmsgw: stopped", file=sys.stderr, flush=True)

@@ -12,6 +12,8 @@ Every message is one line, fit for the CLI to print as it is.
 """
 from __future__ import annotations
 
+from enum import Enum
+
 
 class CatalogError(Exception):
     """The catalog cannot do what was asked; the message says why, in one line."""
@@ -31,3 +33,33 @@ class UnknownSegment(CatalogError):
 
 class PullPointLimitReached(CatalogError):
     """The gateway already holds its maximum number of live pull points."""
+
+
+class DuplicateKey(CatalogError):
+    """A keystore entry of that id exists and ``replace`` was not given."""
+
+
+class KeyInUse(CatalogError):
+    """The keystore entry is referenced by an uplink configuration."""
+
+
+class UplinkProblem(str, Enum):
+    """Which rule of an uplink configuration (digest §3.7) a refused one broke."""
+
+    PROTOCOL = "protocol"  # the RemoteAddress scheme is not https or wss
+    ADDRESS = "address"  # the RemoteAddress is not a usable URL
+    USER_LEVEL = "user_level"  # no known user level in UserLevel
+    MISSING_AUTHENTICATION = "missing_authentication"  # neither certificate nor token
+    AMBIGUOUS_AUTHENTICATION = "ambiguous_authentication"  # both
+    UNKNOWN_CERTIFICATE = "unknown_certificate"  # no keystore certificate of that id
+    UNKNOWN_CA = "unknown_ca"  # no keystore CA bundle of that id
+    UNKNOWN_TOKEN = "unknown_token"  # no keystore token of that id
+    MAX_UPLINKS = "max_uplinks"  # a new configuration beyond the maximum
+
+
+class UplinkRefused(CatalogError):
+    """set_uplink refused a configuration and wrote nothing; ``problem`` names the rule."""
+
+    def __init__(self, problem: UplinkProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem

@@ -144,6 +144,15 @@ class Segment:
     #: Bumped at each (re)subscription; resources not re-announced since are gone.
     generation: int = 0
     rejected: int = 0  # items refused from this segment since it was added
+    #: Set when the segment connects to us through an uplink (gateway.uplink.listener) instead of being
+    #: dialled: the client certificate identity (CN) it is known by, and whether a bearer token is too.
+    uplink_identity: str | None = None
+    uplink_token: bool = False
+
+    @property
+    def uplinked(self) -> bool:
+        """Reached over the uplink it opens to us; ``url`` is then nominal (its host is the ``:authority``)."""
+        return self.uplink_identity is not None or self.uplink_token
 
 
 @dataclass(kw_only=True)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BindParameter,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -138,6 +139,40 @@ segment = Table(
     Column("generation", Integer, nullable=False),  # bumped at each (re)subscription
     Column("rejected", BigInteger, nullable=False),  # a flooding segment could pass 2**31
     Column("created", DateTime(timezone=True), nullable=False),
+    # Uplink listener (uplinks.py): how a segment that connects to us through an uplink is recognised,
+    # by its client certificate identity or by the SHA-256 of its bearer token (the token is not kept).
+    Column("uplink_identity", String(255)),
+    Column("uplink_token_sha256", String(64)),
+    # An index, not a constraint: SQLite adds it without rebuilding the table.
+    Index(None, "uplink_identity", unique=True),
+)
+
+#: ONVIF Uplink configurations (digest §3.7), keyed by the normalised RemoteAddress (uplinks.py).
+uplink = Table(
+    "uplink",
+    metadata,
+    Column("remote_address", _bytewise(1024), primary_key=True),
+    Column("certificate_id", String(64)),  # keystore id of kind certificate: mTLS
+    Column("authorization_server", String(64)),  # keystore id of kind token: AccessToken
+    Column("user_level", String(16), nullable=False),  # Administrator | Operator | User
+    Column("cert_path_policy", String(64)),  # keystore id of kind ca: validates the remote's certificate
+    Column("status", String(16), nullable=False, server_default="Offline"),  # Offline | Connecting | Connected
+    Column("error", Text),
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+#: Key material the uplinks reference (keystore.py).  Private keys and tokens are kept as
+#: given, like app_user.password: the connector needs them to authenticate.
+keystore = Table(
+    "keystore",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("cert_pem", Text),
+    Column("key_pem", Text),
+    Column("secret", Text),
+    Column("created", DateTime(timezone=True), nullable=False),
+    CheckConstraint("kind IN ('certificate', 'ca', 'token')", name="kind"),
 )
 
 #: Token context (DESIGN decision 7): the prefix this gateway uses for each device prefix a

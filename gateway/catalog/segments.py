@@ -50,7 +50,7 @@ def check(s: Segment) -> None:
     if not (math.isfinite(s.heartbeat) and 0 < s.heartbeat <= MAX_HEARTBEAT):
         raise CatalogError(f"segment {s.name!r}: heartbeat {s.heartbeat} must be more than 0 and at most "
                            f"{MAX_HEARTBEAT:g} seconds")
-    for what in ("url", "user", "password"):
+    for what in ("url",) if s.uplinked else ("url", "user", "password"):  # an uplink needs no login (§3.3)
         if not getattr(s, what):
             raise CatalogError(f"segment {s.name!r} needs a non-empty {what}")
 
@@ -61,6 +61,7 @@ def _segment(row: Row[Any]) -> Segment:
         ca_file=row.ca_file, heartbeat=row.heartbeat, state=row.state,
         last_seen=records.utc(row.last_seen) if row.last_seen is not None else None,
         last_error=row.last_error, generation=row.generation, rejected=row.rejected,
+        uplink_identity=row.uplink_identity, uplink_token=row.uplink_token_sha256 is not None,
     )
 
 

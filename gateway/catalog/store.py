@@ -1,4 +1,4 @@
-"""The catalog: the gateway's resources, their change feed, users, pull points and segments, in SQL.
+"""The catalog: the gateway's resources, their change feed, users, pull points, segments and uplinks, in SQL.
 
 :class:`Catalog` is the one object the rest of the gateway holds.  It is
 synchronous — the CLI calls it directly, the asyncio server through
@@ -14,12 +14,21 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, func, select
 
-from gateway.catalog import feed, migrate, pullpoints, records, segments, users
+from gateway.catalog import feed, keystore, migrate, pullpoints, records, segments, uplinks, users
 from gateway.catalog.bulk import DEFAULT_BATCH, BulkLoad
 from gateway.catalog.db import open_engine
 from gateway.catalog.errors import CatalogError, DuplicateUser, PullPointLimitReached
 from gateway.catalog.feed import ApplyResult
-from gateway.catalog.model import Change, PullPointState, Resource, Segment, SegmentUpdate, User
+from gateway.catalog.model import (
+    Change,
+    KeyEntry,
+    PullPointState,
+    Resource,
+    Segment,
+    SegmentUpdate,
+    UplinkConfig,
+    User,
+)
 from gateway.catalog.schema import AFTER_ID, app_user, change, pull_point, resource, resource_scope
 
 __all__ = ["ApplyResult", "Catalog", "CatalogError", "DuplicateUser", "PullPointLimitReached"]
@@ -223,3 +232,45 @@ class Catalog:
         """Per segment, by name: state, resources, last_seen, lag_seconds, last_error, rejected,
         generation, remapped_prefixes and collisions."""
         return segments.status(self.engine, now or dt.datetime.now(dt.UTC))
+
+    # -- uplinks and their keystore (uplinks.py, keystore.py) ------------------------------
+
+    def set_uplink(self, cfg: UplinkConfig, *, max_uplinks: int) -> None:
+        """Create or update the configuration at its remote address; UplinkRefused names a broken rule."""
+        uplinks.set_uplink(self.engine, cfg, max_uplinks=max_uplinks)
+
+    def get_uplinks(self) -> list[UplinkConfig]:
+        """Every uplink configuration with its status, by remote address."""
+        return uplinks.get_uplinks(self.engine)
+
+    def delete_uplink(self, remote_address: str) -> bool:
+        return uplinks.delete_uplink(self.engine, remote_address)
+
+    def set_uplink_status(self, remote_address: str, status: str, error: str | None) -> None:
+        """Offline, Connecting or Connected, with a readable error or None."""
+        uplinks.set_uplink_status(self.engine, remote_address, status, error)
+
+    def add_key(self, entry: KeyEntry, *, replace: bool = False) -> None:
+        """Store a checked keystore entry; an existing id needs ``replace``."""
+        keystore.add(self.engine, entry, replace=replace)
+
+    def get_key(self, key_id: str) -> KeyEntry | None:
+        return keystore.get(self.engine, key_id)
+
+    def list_keys(self) -> list[KeyEntry]:
+        """Every keystore entry, by id, secrets included: never print them."""
+        return keystore.list_all(self.engine)
+
+    def delete_key(self, key_id: str) -> bool:
+        """Remove an entry; KeyInUse while an uplink references it."""
+        return keystore.remove(self.engine, key_id)
+
+    def find_segment_by_uplink_identity(self, identity: str) -> Segment | None:
+        return uplinks.find_segment_by_uplink_identity(self.engine, identity)
+
+    def find_segment_by_uplink_token(self, token: str) -> Segment | None:
+        return uplinks.find_segment_by_uplink_token(self.engine, token)
+
+    def set_segment_uplink(self, name: str, identity: str | None, token: str | None) -> None:
+        """How segment ``name`` is recognised when it connects through an uplink (None: not that way)."""
+        uplinks.set_segment_uplink(self.engine, name, identity, token)

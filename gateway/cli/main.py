@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from gateway.catalog.errors import CatalogError
-from gateway.cli import catalog_cmd, demo, id_cmd, query_cmd, segment_cmd, serve_cmd, user_cmd
+from gateway.cli import catalog_cmd, demo, id_cmd, query_cmd, segment_cmd, serve_cmd, uplink_cmd, user_cmd
 from gateway.cli.output import EXIT_FAILURE, EXIT_INTERRUPTED, CliError, error
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
     common = _common(top_level=False)
-    for module in (serve_cmd, catalog_cmd, user_cmd, segment_cmd, id_cmd, query_cmd, demo):
+    for module in (serve_cmd, catalog_cmd, user_cmd, segment_cmd, uplink_cmd, id_cmd, query_cmd, demo):
         module.add_parser(commands, common)
     return parser
 

@@ -4,6 +4,13 @@ A running gateway picks changes to the segment table up within seconds (its
 supervisor re-reads it), so these commands only edit the catalog.  The
 segment's password is read from standard input (one line) or, on a
 terminal, asked twice without echo; it is never printed or listed.
+
+A segment behind a firewall connects to us instead (``serve
+--uplink-listen``): ``--uplink-identity`` names the subject CN of its client
+certificate, ``--uplink-token-stdin`` reads its bearer token (kept only as a
+SHA-256).  It has no login (its uplink grants the level) and its URL is
+nominal, ``https://NAME/onvif/device_service`` by default: requests travel
+over its link, with the URL's host as ``:authority``.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from gateway.catalog.segments import MAX_HEARTBEAT, NAME
 from gateway.cli.args import positive_seconds
 from gateway.cli.context import db_url, open_catalog
 from gateway.cli.output import EXIT_OK, UsageError, print_json, table
-from gateway.cli.passwords import new_password
+from gateway.cli.passwords import new_password, read_stdin_line
 
 DEFAULT_HEARTBEAT = 10.0
 #: Remapped or colliding prefixes shown per segment in the table; --json lists them all.
@@ -62,8 +69,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
         "this gateway serves. The password is the first line of standard input; on a terminal it is asked for twice.",
     )  # fmt: skip
     add.add_argument("name", type=segment_name, metavar="NAME")
-    add.add_argument("--url", required=True, type=segment_url, help="the segment's device service URL")
-    add.add_argument("--user", required=True, help="the user this gateway logs in to the segment as")
+    add.add_argument("--url", type=segment_url, help="the segment's device service URL (nominal for an uplink)")
+    add.add_argument("--user", help="the user this gateway logs in to the segment as (not for an uplink)")
     add.add_argument(
         "--heartbeat", type=heartbeat, default=DEFAULT_HEARTBEAT, metavar="SECONDS",
         help=f"live-check interval: the segment is down after this plus a grace period of silence "
@@ -73,6 +80,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     tls.add_argument("--no-verify-tls", action="store_true", help="do not verify the segment's TLS certificate")
     tls.add_argument("--ca", type=Path, metavar="FILE", help="verify the segment's certificate against this CA file")
     add.add_argument("--update", action="store_true", help="change the settings and password of an existing segment")
+    up = add.add_argument_group("uplink", "the segment connects to this gateway through an uplink (serve "
+                                "--uplink-listen) instead of being dialled; give one or both")
+    up.add_argument("--uplink-identity", metavar="ID", help="the subject CN of the segment's client certificate")
+    up.add_argument("--uplink-token-stdin", action="store_true",
+                    help="read the segment's bearer access token from standard input (first line)")
     add.set_defaults(handler=run_add, command="segment add")
 
     listing = verbs.add_parser("list", parents=[common], help="list segments and their settings (never passwords)")
@@ -89,6 +101,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
 
 
 def run_add(args: argparse.Namespace) -> int:
+    if args.uplink_identity is not None or args.uplink_token_stdin:
+        return _add_uplinked(args)
+    if args.url is None or args.user is None:
+        raise UsageError("--url and --user are required, unless the segment connects through an uplink "
+                         "(--uplink-identity, --uplink-token-stdin)")
     https = args.url.lower().startswith("https:")
     if (args.no_verify_tls or args.ca) and not https:
         raise UsageError("--no-verify-tls and --ca apply to https URLs only")
@@ -100,18 +117,50 @@ def run_add(args: argparse.Namespace) -> int:
     password = new_password()
     segment = Segment(name=args.name, url=args.url, user=args.user, password=password,
                       verify_tls=not args.no_verify_tls, ca_file=ca_file, heartbeat=args.heartbeat)
-    with open_catalog(db_url(args)) as catalog:
-        try:
-            catalog.add_segment(segment, replace=args.update)
-        except DuplicateSegment:
-            raise UsageError(f"segment {args.name!r} exists; use --update to change its settings") from None
-        except CatalogError as err:  # the catalog is open, so this is about what was given
-            raise UsageError(str(err)) from None
+    _save(args, segment, token=None)
     print(f"segment {args.name} {'saved' if args.update else 'added'}: {args.url}")
     return EXIT_OK
 
 
+def _add_uplinked(args: argparse.Namespace) -> int:
+    if args.user is not None or args.no_verify_tls or args.ca is not None:
+        raise UsageError("a segment that connects through an uplink takes no --user, --no-verify-tls or --ca: "
+                         "its uplink is authenticated by the listener and grants the level")
+    token = read_stdin_line() if args.uplink_token_stdin else None
+    url = args.url or f"https://{args.name}/onvif/device_service"
+    segment = Segment(name=args.name, url=url, user="", password="", heartbeat=args.heartbeat,
+                      uplink_identity=args.uplink_identity, uplink_token=token is not None)
+    _save(args, segment, token=token)
+    how = " and ".join(filter(None, (f"certificate CN={args.uplink_identity}" if args.uplink_identity else "",
+                                     "its token" if token else "")))
+    print(f"segment {args.name} {'saved' if args.update else 'added'}: connects through an uplink ({how})")
+    return EXIT_OK
+
+
+def _save(args: argparse.Namespace, segment: Segment, *, token: str | None) -> None:
+    """Write the segment and how an uplink recognises it (nothing, for a dialled one), or nothing at all."""
+    with open_catalog(db_url(args)) as catalog:
+        try:
+            if args.update and catalog.get_segment(segment.name) is not None:
+                # The uplink first: if its identity or token is taken, nothing has changed.
+                catalog.set_segment_uplink(segment.name, segment.uplink_identity, token)
+                catalog.add_segment(segment, replace=True)
+            else:
+                catalog.add_segment(segment, replace=args.update)
+                try:
+                    catalog.set_segment_uplink(segment.name, segment.uplink_identity, token)
+                except CatalogError:
+                    catalog.remove_segment(segment.name)
+                    raise
+        except DuplicateSegment:
+            raise UsageError(f"segment {args.name!r} exists; use --update to change its settings") from None
+        except CatalogError as err:  # the catalog is open, so this is about what was given
+            raise UsageError(str(err)) from None
+
+
 def _tls(s: Segment) -> str:
+    if s.uplinked:
+        return f"uplink {s.uplink_identity}" if s.uplink_identity else "uplink (token)"
     if not s.url.lower().startswith("https:"):
         return "-"
     return f"ca {s.ca_file}" if s.ca_file else ("verify" if s.verify_tls else "no-verify")
@@ -122,7 +171,8 @@ def run_list(args: argparse.Namespace) -> int:
         segments = catalog.list_segments()
     if args.json:
         print_json([{"name": s.name, "url": s.url, "user": s.user, "verify_tls": s.verify_tls, "ca_file": s.ca_file,
-                     "heartbeat": s.heartbeat, "state": s.state} for s in segments])
+                     "heartbeat": s.heartbeat, "state": s.state, "uplink_identity": s.uplink_identity,
+                     "uplink_token": s.uplink_token} for s in segments])
     else:
         table(("name", "url", "user", "tls", "heartbeat", "state"),
               ((s.name, s.url, s.user, _tls(s), f"{s.heartbeat:g} s", s.state) for s in segments))

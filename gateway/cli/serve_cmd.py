@@ -16,7 +16,7 @@ from gateway.cli.output import EXIT_OK, Failure, UsageError
 if TYPE_CHECKING:  # the server and migration stacks load only for the commands that use them
     from sqlalchemy import Engine
 
-    from gateway.runtime import ServeOptions
+    from gateway.runtime import ServeOptions, UplinkListen
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 #: Errors of bind(): the address is the problem, not the gateway.
@@ -35,6 +35,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     p.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     p.add_argument("--tls-key", type=Path, metavar="FILE", help="the PEM private key of --tls-cert")
     p.add_argument("--max-pull-points", type=positive_int, metavar="N", help="live pull points allowed at once")
+    up = p.add_argument_group("uplink listener", "accept segments behind firewalls that connect to this gateway "
+                              "(ONVIF Uplink, h2c-reverse and WebSocket, over TLS)")
+    up.add_argument("--uplink-listen", type=listen_address, metavar="HOST:PORT",
+                    help="address segments connect to, e.g. 0.0.0.0:9443; port 0 picks one")
+    up.add_argument("--uplink-cert", type=Path, metavar="FILE", help="the listener's PEM certificate (chain)")
+    up.add_argument("--uplink-key", type=Path, metavar="FILE", help="the PEM private key of --uplink-cert")
+    up.add_argument("--uplink-ca", type=Path, metavar="FILE",
+                    help="PEM CAs of segments' client certificates; without it segments authenticate by token only")
     p.set_defaults(handler=run_serve, command="serve")
 
     db = commands.add_parser("db", help="catalog schema migrations")
@@ -50,7 +58,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
 
 def serve_options(
     url: str, listen: Listen, *, tls_cert: Path | None = None, tls_key: Path | None = None,
-    max_pull_points: int | None = None,
+    max_pull_points: int | None = None, uplink: UplinkListen | None = None,
 ) -> ServeOptions:
     """The runtime's ServeOptions; the TLS files are checked to exist first."""
     from gateway.events.context import EventLimits
@@ -65,8 +73,27 @@ def serve_options(
     return ServeOptions(
         db_url=url, host=listen.host, port=listen.port,
         certfile=str(tls_cert) if tls_cert else None, keyfile=str(tls_key) if tls_key else None,
-        limits=limits,
+        limits=limits, uplink=uplink,
     )  # fmt: skip
+
+
+def uplink_listen(args: argparse.Namespace) -> UplinkListen | None:
+    """``--uplink-*`` as the runtime's UplinkListen; the files are checked to exist first."""
+    from gateway.runtime import UplinkListen
+    from gateway.uplink.listener import TlsFiles
+
+    if args.uplink_listen is None:
+        if args.uplink_cert or args.uplink_key or args.uplink_ca:
+            raise UsageError("--uplink-cert, --uplink-key and --uplink-ca need --uplink-listen")
+        return None
+    if args.uplink_cert is None or args.uplink_key is None:
+        raise UsageError("--uplink-listen needs --uplink-cert and --uplink-key: uplinks run over TLS")
+    for path in (args.uplink_cert, args.uplink_key, args.uplink_ca):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    files = TlsFiles(certfile=str(args.uplink_cert), keyfile=str(args.uplink_key),
+                     cafile=str(args.uplink_ca) if args.uplink_ca else None)
+    return UplinkListen(host=args.uplink_listen.host, port=args.uplink_listen.port, tls=files)
 
 
 @contextmanager
@@ -84,15 +111,20 @@ def listen_errors(listen: Listen) -> Iterator[None]:
 
 def serve(options: ServeOptions) -> None:
     """Run the gateway until Ctrl-C or SIGTERM."""
+    from gateway.runtime import UplinkListenError
     from gateway.runtime import serve as run_gateway
 
-    with listen_errors(Listen(options.host, options.port)):
-        run_gateway(options)
+    try:
+        with listen_errors(Listen(options.host, options.port)):
+            run_gateway(options)
+    except UplinkListenError as err:
+        raise Failure(str(err)) from None
 
 
 def run_serve(args: argparse.Namespace) -> int:
     options = serve_options(
-        db_url(args), args.listen, tls_cert=args.tls_cert, tls_key=args.tls_key, max_pull_points=args.max_pull_points
+        db_url(args), args.listen, tls_cert=args.tls_cert, tls_key=args.tls_key, max_pull_points=args.max_pull_points,
+        uplink=uplink_listen(args),
     )
     serve(options)
     return EXIT_OK

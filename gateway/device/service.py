@@ -13,9 +13,10 @@ from lxml import etree
 
 from gateway.onvif import faults
 from gateway.onvif.access import PRE_AUTH, READ_SYSTEM
-from gateway.onvif.ns import TDS, TEV, TT
+from gateway.onvif.ns import TDS, TEV, TT, TUP
 from gateway.onvif.xml import child, element, sub, utcnow
 from gateway.soap.dispatch import Operation, Request, Service
+from gateway.uplink import service as uplink
 
 DEVICE_PATH = "/onvif/device_service"
 EVENT_PATH = "/onvif/event_service"
@@ -26,6 +27,7 @@ ACTION = "http://www.onvif.org/ver10/device/wsdl/"
 SERVICES = (
     (TDS, DEVICE_PATH, (26, 6)),
     (TEV, EVENT_PATH, (24, 12)),
+    (TUP, uplink.UPLINK_PATH, (26, 6)),
 )
 
 
@@ -63,6 +65,14 @@ def _event_capabilities(req: Request) -> etree._Element:
                          PersistentNotificationStorage="false")
 
 
+def _service_capabilities(namespace: str, req: Request) -> etree._Element:
+    if namespace == TDS:
+        return _device_capabilities(f"{{{TDS}}}Capabilities")
+    if namespace == TUP:
+        return uplink.capabilities()
+    return _event_capabilities(req)
+
+
 def _flag(req: Request, local: str) -> bool:
     el = child(req.body, local)
     text = (el.text or "").strip() if el is not None else "false"
@@ -80,7 +90,7 @@ async def get_services(req: Request) -> etree._Element:
         sub(svc, f"{{{TDS}}}XAddr", req.base_url + path)
         if include:
             holder = sub(svc, f"{{{TDS}}}Capabilities")
-            holder.append(_device_capabilities(f"{{{TDS}}}Capabilities") if namespace == TDS else _event_capabilities(req))
+            holder.append(_service_capabilities(namespace, req))
         version = sub(svc, f"{{{TDS}}}Version")
         sub(version, f"{{{TT}}}Major", str(major))
         sub(version, f"{{{TT}}}Minor", str(minor))

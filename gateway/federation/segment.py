@@ -48,7 +48,9 @@ class Link:
     """One segment's HTTP side: POST a SOAP request, read a capped reply, map every error."""
 
     def __init__(self, segment: Segment, client: httpx.AsyncClient) -> None:
-        self.credentials = protocol.Credentials(user=segment.user, password=segment.password)
+        # An uplinked segment may have no login: its uplink grants the level (digest §3.3).
+        self.credentials = (protocol.Credentials(user=segment.user, password=segment.password)
+                            if segment.user else None)
         self.client = client
 
     async def call(self, url: str, request: tuple[etree._Element, str], timeout: float) -> etree._Element:

@@ -3,7 +3,10 @@
 Segments are added and removed by ``vmsgw segment`` in another process, so the
 supervisor re-reads the table every :data:`INTERVAL` seconds: new segments get a
 task, removed ones lose theirs, a changed configuration restarts it, and a
-task that died of an unexpected error is logged and started again.
+task that died of an unexpected error is logged and started again.  A
+segment that connects to us through an uplink gets a client whose transport
+is its link (gateway.uplink.transport), so its sync cannot tell the
+difference.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import httpx
 from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.federation.segment import SegmentSync
+from gateway.uplink.registry import UplinkRegistry
+from gateway.uplink.transport import UplinkTransport
 
 log = logging.getLogger("gateway.federation")
 
@@ -24,17 +29,21 @@ INTERVAL = 2.0
 
 
 def _config(segment: Segment) -> tuple[object, ...]:
-    return (segment.url, segment.user, segment.password, segment.verify_tls, segment.ca_file, segment.heartbeat)
+    return (segment.url, segment.user, segment.password, segment.verify_tls, segment.ca_file, segment.heartbeat,
+            segment.uplinked)
 
 
-def _client(segment: Segment) -> httpx.AsyncClient:
+def _client(segment: Segment, uplinks: UplinkRegistry) -> httpx.AsyncClient:
+    if segment.uplinked:
+        return httpx.AsyncClient(transport=UplinkTransport(uplinks, segment.name))
     verify: bool | str = segment.ca_file if segment.verify_tls and segment.ca_file else segment.verify_tls
     return httpx.AsyncClient(verify=verify, limits=httpx.Limits(max_connections=4))
 
 
 class Supervisor:
-    def __init__(self, catalog: Catalog, notify: Callable[[], None]) -> None:
+    def __init__(self, catalog: Catalog, notify: Callable[[], None], uplinks: UplinkRegistry | None = None) -> None:
         self.catalog, self.notify = catalog, notify
+        self.uplinks = uplinks if uplinks is not None else UplinkRegistry()  # empty: uplinked segments stay down
         self._tasks: dict[str, tuple[tuple[object, ...], asyncio.Task[None], httpx.AsyncClient]] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -66,7 +75,7 @@ class Supervisor:
                 if running[1].done() and not running[1].cancelled() and running[1].exception():
                     log.error("sync of segment %s crashed; restarting", name, exc_info=running[1].exception())
                 await self._stop(name)
-            client = _client(segment)
+            client = _client(segment, self.uplinks)
             task = asyncio.create_task(SegmentSync(segment, self.catalog, client, self.notify).run(), name=f"sync:{name}")
             self._tasks[name] = (_config(segment), task, client)
 

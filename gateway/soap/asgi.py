@@ -8,6 +8,10 @@ body QName → authenticate → authorise → handler → response envelope.
 Nothing here bounds a handler's run time: PullMessages long-polls for
 minutes.  A client that disconnects meanwhile gets its handler cancelled, so
 abandoned polls hold nothing.
+A request that arrived through an uplink (scope extension ``vmsgw.uplink``,
+set by gateway/uplink/connector.py) and carries no WS-Security header gets
+the uplink's configured level instead of anonymous (digest §3.3); credentials
+it does carry are verified as usual.
 A :class:`SoapFault` is the client-visible answer; any other exception is
 logged once with its traceback (logger ``gateway.soap``) and answered with a
 generic ``env:Receiver`` fault, never with its text.
@@ -43,6 +47,8 @@ MAX_BODY_BYTES = 1 << 20
 #: Media types a SOAP request may use; text/xml is let through so SOAP 1.1 senders get VersionMismatch.
 SOAP_MEDIA_TYPES = frozenset({"application/soap+xml", "text/xml"})
 SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
+#: ASGI scope extension of uplink requests: {"level": UserLevel list, "remote": RemoteAddress}.
+UPLINK_EXTENSION = "vmsgw.uplink"
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -70,6 +76,7 @@ class _Context:
     path: str
     path_params: dict[str, str]
     tls: bool
+    unauthenticated: Principal  # who a request without WS-Security is
 
 
 class SoapApp:
@@ -180,7 +187,8 @@ class SoapApp:
             fault = SoapFault(SENDER, f"request body exceeds {self.max_body_bytes} bytes",
                               subcodes=self.vocab.too_large, http_status=413)
             return _Response(fault.http_status, self._fault(fault, None), SOAP_CONTENT_TYPE)
-        context = _Context(base_url=base, path=path, path_params=params, tls=scope.get("scheme") == "https")
+        context = _Context(base_url=base, path=path, path_params=params, tls=scope.get("scheme") == "https",
+                           unauthenticated=_uplink_principal(scope))
         status, payload = await _unless_client_leaves(self._soap(body, service, context), receive)
         return _Response(status, payload, SOAP_CONTENT_TYPE)
 
@@ -195,7 +203,7 @@ class SoapApp:
             operation = service.operations.get(envelope.body.tag)
             if operation is None:
                 raise service.unknown(envelope.body.tag)
-            principal = self._authenticate(envelope, tls=context.tls)
+            principal = self._authenticate(envelope, tls=context.tls, unauthenticated=context.unauthenticated)
             self.authorizer(principal, operation.access)
             request = Request(envelope=envelope, body=envelope.body, base_url=context.base_url, path=context.path,
                               path_params=context.path_params, principal=principal, state=self.state)
@@ -208,9 +216,9 @@ class SoapApp:
             logger.exception("unhandled error serving %s %s", context.path, envelope.body.tag)
             return 500, self._internal(envelope.message_id)
 
-    def _authenticate(self, envelope: Envelope, *, tls: bool) -> Principal:
+    def _authenticate(self, envelope: Envelope, *, tls: bool, unauthenticated: Principal) -> Principal:
         if envelope.security is None:
-            return ANONYMOUS
+            return unauthenticated
         return verify_username_token(envelope.security, lookup=self.credentials, nonces=self.nonces,
                                      now=self.clock(), tls=tls, vocab=self.vocab, skew=self.created_skew)
 
@@ -224,6 +232,14 @@ class SoapApp:
     def _internal(self, relates_to: str | None) -> bytes:
         fault = SoapFault(RECEIVER, "internal error", subcodes=self.vocab.internal)
         return build_fault(fault, relates_to=relates_to, nsmap=self.nsmap)
+
+
+def _uplink_principal(scope: Scope) -> Principal:
+    """The uplink's principal for a tunnelled request (the first level of its UserLevel), else anonymous."""
+    uplink = (scope.get("extensions") or {}).get(UPLINK_EXTENSION)
+    if not uplink or not str(uplink.get("level", "")).split():
+        return ANONYMOUS
+    return Principal(name=f"uplink:{uplink['remote']}", level=str(uplink["level"]).split()[0])
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
