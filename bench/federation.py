@@ -863,6 +863,7 @@ def summary(r: Results) -> list[str]:
         ("date", r.date),
         ("machine", (f"nproc {m['nproc']} ({m['cpu']}), Python {m['python']}, sqlite {m['sqlite']}, lxml {m['lxml']}; "
                     f"{m['load']}")),
+        ("other load on the machine", r.machine.get("busy", "-")),
         ("code", r.code),
         ("catalogs", "SQLite (WAL), one file per gateway process"),
         ("size", f"{r.size:,} resources at the leaf (`generate_city`, seed {r.seed}); {PAGE} messages per pull"),
@@ -1082,6 +1083,39 @@ def render_json(r: Results) -> str:
     return json.dumps(data, indent=1, default=str)
 
 
+class LoadSampler(threading.Thread):
+    """The 1-minute load average every 10 s over the run: how much the bench had to share the cores."""
+
+    def __init__(self) -> None:
+        super().__init__(name="load-sampler", daemon=True)
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+
+    def begin(self) -> LoadSampler:
+        self.start()
+        return self
+
+    def run(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self.stop.wait(10.0):
+                return
+
+    def end(self) -> None:
+        self.stop.set()
+        self.join(5)
+
+    def text(self) -> str:
+        if not self.samples:
+            return "-"
+        cores = os.cpu_count() or 1
+        mean = statistics.fmean(self.samples)
+        verdict = ("quiet enough" if mean < 0.75 * cores + 1 else
+                   "busy: other work competed for the cores, so rates are lower than on an idle machine")
+        return (f"1-minute load average every 10 s: mean {mean:.1f}, max {max(self.samples):.1f} on {cores} cores "
+                f"(the bench itself keeps about 1-2 busy); {verdict}")
+
+
 def code_version() -> str:
     """The commit the gateway code was run from, and whether gateway/ had uncommitted changes."""
     import subprocess
@@ -1117,6 +1151,7 @@ def run(args: argparse.Namespace) -> Results:
 
     wall = time.perf_counter()
     load_before = f"{os.getloadavg()[0]:.1f}"
+    sampler = LoadSampler().begin()
     setup = qb.prepare_sqlite(args.size, args.seed, qb.cache_dir(args.cache_dir), args.fresh)
     work = Path(tempfile.mkdtemp(prefix="vmsgw-fedbench-", dir=args.work_dir))
     log(f"working directory {work} (removed at the end{'; --keep keeps it' if not args.keep else ''})")
@@ -1178,7 +1213,9 @@ def run(args: argparse.Namespace) -> Results:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
+    sampler.end()
     machine = machine_info()
+    machine["busy"] = sampler.text()
     machine["load"] = f"load average {load_before} at the start, {machine['load'].removeprefix('load average ')}"
     return Results(
         date=qb._now_text(), machine=machine, size=args.size, seed=args.seed, heartbeat=args.heartbeat,
