@@ -110,6 +110,7 @@ class Mirror:
                 except TokenError as err:
                     self._refuse(f"token {u.token[:80]!r} refused: {err}")
             self.claims.load(remote_prefix for _, remote_prefix, _ in parsed)
+            self.claims.claim(remote_prefix for u, remote_prefix, _ in parsed if u.operation is not Operation.DELETED)
             targets: list[tuple[SegmentUpdate, str]] = []
             for u, remote_prefix, local in parsed:
                 token = self._token(u, remote_prefix, local)
