@@ -35,6 +35,8 @@ class TokenError(ValueError):
 
 def bad_character(text: str) -> str | None:
     """The first whitespace or control character in ``text``, if any."""
+    if text.isprintable() and " " not in text:
+        return None  # printable excludes every whitespace but " " and every control character: no scan
     for ch in text:
         if ch.isspace() or unicodedata.category(ch) == "Cc":
             return ch

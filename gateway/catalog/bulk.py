@@ -59,7 +59,7 @@ from sqlalchemy.sql.expression import Executable
 from gateway.addressing.tokens import SEPARATOR
 from gateway.catalog import records
 from gateway.catalog.db import immediate
-from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, head
+from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, Write, head
 from gateway.catalog.model import Resource
 from gateway.catalog.schema import TOKEN, change, prefix_map, resource, resource_scope
 from gateway.catalog.scopes import scope_key
@@ -240,12 +240,11 @@ class BulkLoad:
             writer = FeedWriter(conn, at)
             old = resource.c.id <= last_id  # rows stored before this load; the created ones need no diff
             changed = self._mark(conn, self._changed(old))
-            for rid, was, now in self._marked(conn):
-                assert now is not None  # a changed resource was staged, so it has its new image
-                writer.update(rid, was, now)
+            for page in records.chunks(self._marked(conn), self.batch):
+                writer.write([Write(was, now, rid) for rid, was, now in page])  # changed: staged, so `now` is set
             deleted = self._mark(conn, self._gone(old)) if self.replace else 0
-            for rid, was, _ in self._marked(conn) if self.replace else ():
-                writer.delete(rid, was)
+            for page in records.chunks(self._marked(conn) if self.replace else (), self.batch):
+                writer.write([Write(was, None, rid) for rid, was, _ in page])
             staged = conn.execute(select(func.count()).where(not_(stage.c.keep))).scalar_one()
         return ApplyResult(created=created, changed=changed, deleted=deleted, unchanged=staged - created - changed)
 

@@ -18,11 +18,11 @@ head and seq never goes back after pruning.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, insert, select, update
 
 from gateway.catalog import records
 from gateway.catalog.db import write_transaction
@@ -49,45 +49,108 @@ def head(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(change.c.seq), 0))).scalar_one())
 
 
+@dataclass(frozen=True)
+class Write:
+    """One change of a batch: a create (no ``old``), an update (both), or a delete (no ``new``).
+
+    ``rid`` is the stored row of an update or a delete; ``columns`` fills the
+    resource's federation columns (segments.py) on a create or an update.
+    """
+
+    old: Resource | None
+    new: Resource | None
+    rid: int | None = None
+    columns: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def token(self) -> str:
+        r = self.new if self.new is not None else self.old
+        assert r is not None, "a write creates, updates or deletes"
+        return r.token
+
+
+_INSERT_CHANGE = insert(change)
+_INSERT_SCOPE = insert(resource_scope)
+
+
+def _ids(conn: Connection, tokens: Sequence[str]) -> dict[str, int]:
+    """token -> id of the stored ``tokens``: executemany cannot RETURNING on SQLite."""
+    out: dict[str, int] = {}
+    for chunk in records.chunks(tokens, records.IN_CHUNK):
+        out.update((token, rid) for token, rid in conn.execute(
+            select(resource.c.token, resource.c.id).where(resource.c.token.in_(chunk))))
+    return out
+
+
+def _by_columns(items: Iterable[tuple[int, Write]]) -> dict[tuple[str, ...], list[tuple[int, Write]]]:
+    """``items`` grouped by the federation columns they set: one executemany needs one set of keys."""
+    groups: dict[tuple[str, ...], list[tuple[int, Write]]] = {}
+    for seq, w in items:
+        groups.setdefault(tuple(sorted(w.columns)), []).append((seq, w))
+    return groups
+
+
 class FeedWriter:
-    """Writes resources and their change rows inside one locked transaction."""
+    """Writes resources and their change rows inside one locked transaction, a batch at a time.
+
+    Per-row statements made SQLAlchemy's per-call overhead the cost of a sync,
+    so a batch is a handful of executemany statements whatever its size.
+    """
 
     def __init__(self, conn: Connection, at: dt.datetime) -> None:
         self.conn = conn
         self.at = records.aware(at)
         self.seq = head(conn)
 
-    def _append(self, token: str, old: Resource | None, new: Resource | None) -> int:
-        self.seq += 1
-        self.conn.execute(insert(change).values(
-            seq=self.seq, token=token, at=self.at,
-            old=records.encode(old) if old is not None else None,
-            new=records.encode(new) if new is not None else None,
-        ))
-        return self.seq
+    def write(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes``, numbered in their order; a token may appear once per call (no write reads another)."""
+        if not writes:
+            return
+        first, self.seq = self.seq + 1, self.seq + len(writes)
+        numbered = list(enumerate(writes, first))
+        self.conn.execute(_INSERT_CHANGE, [
+            {"seq": seq, "token": w.token, "at": self.at,
+             "old": records.encode(w.old) if w.old is not None else None,
+             "new": records.encode(w.new) if w.new is not None else None}
+            for seq, w in numbered
+        ])
+        gone = [w.rid for w in writes if w.new is None]
+        for chunk in records.chunks(gone, records.IN_CHUNK):
+            self.conn.execute(delete(resource).where(resource.c.id.in_(chunk)))  # scopes cascade
+        self._create([(seq, w) for seq, w in numbered if w.old is None])
+        self._update([(seq, w) for seq, w in numbered if w.old is not None and w.new is not None])
 
-    def create(self, new: Resource, **columns: Any) -> int:
-        """Insert ``new``; ``columns`` fills the resource's federation columns (segments.py)."""
-        seq = self._append(new.token, None, new)
-        rid: int = self.conn.execute(
-            insert(resource).values(**records.values(new), **columns, seq=seq).returning(resource.c.id)
-        ).scalar_one()
-        if new.scopes:
-            self.conn.execute(insert(resource_scope), records.scope_rows(rid, new))
-        return rid
+    def _create(self, items: list[tuple[int, Write]]) -> None:
+        if not items:
+            return
+        for group in _by_columns(items).values():
+            self.conn.execute(insert(resource), [
+                {**records.values(w.new), **w.columns, "seq": seq} for seq, w in group if w.new is not None])
+        ids = _ids(self.conn, [w.token for _, w in items])
+        self._scopes([(ids[w.token], w.new) for _, w in items if w.new is not None])
 
-    def update(self, rid: int, old: Resource, new: Resource, **columns: Any) -> None:
-        seq = self._append(new.token, old, new)
-        self.conn.execute(
-            update(resource).where(resource.c.id == rid).values(**records.values(new), **columns, seq=seq))
-        if old.scopes != new.scopes:
-            self.conn.execute(delete(resource_scope).where(resource_scope.c.resource_id == rid))
-            if new.scopes:
-                self.conn.execute(insert(resource_scope), records.scope_rows(rid, new))
+    def _update(self, items: list[tuple[int, Write]]) -> None:
+        if not items:
+            return
+        for keys, group in _by_columns(items).items():
+            names = ("token", "kind", "name", "lat", "lon", "elevation", "offline", "seq", *keys)
+            stmt = update(resource).where(resource.c.id == bindparam("b_id")).values(
+                {name: bindparam(f"b_{name}") for name in names})
+            self.conn.execute(stmt, [
+                {"b_id": w.rid, "b_seq": seq, **{f"b_{k}": v for k, v in records.values(w.new).items()},
+                 **{f"b_{k}": v for k, v in w.columns.items()}}
+                for seq, w in group if w.new is not None
+            ])
+        rescoped = [(w.rid, w.new) for _, w in items
+                    if w.rid is not None and w.new is not None and w.old is not None and w.old.scopes != w.new.scopes]
+        for chunk in records.chunks([rid for rid, _ in rescoped], records.IN_CHUNK):
+            self.conn.execute(delete(resource_scope).where(resource_scope.c.resource_id.in_(chunk)))
+        self._scopes(rescoped)
 
-    def delete(self, rid: int, old: Resource) -> None:
-        self._append(old.token, old, None)
-        self.conn.execute(delete(resource).where(resource.c.id == rid))  # scopes cascade
+    def _scopes(self, rows: Iterable[tuple[int | None, Resource]]) -> None:
+        scope_rows = [row for rid, r in rows if rid is not None for row in records.scope_rows(rid, r)]
+        if scope_rows:
+            self.conn.execute(_INSERT_SCOPE, scope_rows)
 
 
 def apply(engine: Engine, upserts: Iterable[Resource], deletes: Iterable[str]) -> ApplyResult:
@@ -102,23 +165,24 @@ def apply(engine: Engine, upserts: Iterable[Resource], deletes: Iterable[str]) -
     created = changed = deleted = unchanged = 0
     with write_transaction(engine, FEED_LOCK) as conn:
         writer = FeedWriter(conn, dt.datetime.now(dt.timezone.utc))
-        for chunk in records.chunks(wanted, APPLY_CHUNK):
-            current = records.by_tokens(conn, {r.token for r in chunk})
-            for new in chunk:
+        for run in records.distinct_runs(wanted, lambda r: r.token, APPLY_CHUNK):
+            current = records.by_tokens(conn, [r.token for r in run])
+            writes = []
+            for new in run:
                 found = current.get(new.token)
                 if found is None:
-                    current[new.token] = (writer.create(new), new)
+                    writes.append(Write(None, new))
                     created += 1
                 elif found[1] == new:
                     unchanged += 1
                 else:
-                    writer.update(found[0], found[1], new)
-                    current[new.token] = (found[0], new)
+                    writes.append(Write(found[1], new, found[0]))
                     changed += 1
+            writer.write(writes)
         for tokens in records.chunks(gone, APPLY_CHUNK):
-            for rid, old in records.by_tokens(conn, tokens).values():
-                writer.delete(rid, old)
-                deleted += 1
+            stored = records.by_tokens(conn, tokens).values()
+            writer.write([Write(old, None, rid) for rid, old in stored])
+            deleted += len(stored)
     return ApplyResult(created=created, changed=changed, deleted=deleted, unchanged=unchanged)
 
 

@@ -30,7 +30,7 @@ from gateway.addressing.context import local_part, parse_segment_token
 from gateway.addressing.tokens import SEPARATOR, TokenError
 from gateway.catalog import records
 from gateway.catalog.errors import CatalogError
-from gateway.catalog.feed import ApplyResult, FeedWriter
+from gateway.catalog.feed import ApplyResult, FeedWriter, Write
 from gateway.catalog.model import Operation, Resource, SegmentUpdate
 from gateway.catalog.prefixes import PrefixClaims
 from gateway.catalog.schema import resource
@@ -110,17 +110,16 @@ class Mirror:
                 except TokenError as err:
                     self._refuse(f"token {u.token[:80]!r} refused: {err}")
             self.claims.load(remote_prefix for _, remote_prefix, _ in parsed)
-            targets = [(u, self._token(u, remote_prefix, local)) for u, remote_prefix, local in parsed]
-            stored = {s.resource.token: s for s in load(
-                self.writer.conn, resource.c.token.in_({token for _, token in targets if token is not None}))}
-            marks: dict[int, dict[str, Any]] = {}
-            for u, token in targets:
+            self.claims.claim(remote_prefix for u, remote_prefix, _ in parsed if u.operation is not Operation.DELETED)
+            targets: list[tuple[SegmentUpdate, str]] = []
+            for u, remote_prefix, local in parsed:
+                token = self._token(u, remote_prefix, local)
                 if token is None:
                     self.counts["unchanged"] += 1  # a Deleted for a device never seen: nothing to delete
                 else:
-                    self._one(u, token, stored, marks)
-            if marks:
-                self.writer.conn.execute(_MARK, list(marks.values()))
+                    targets.append((u, token))
+            for run in records.distinct_runs(targets, lambda target: target[1], APPLY_CHUNK):
+                self._run(run)
 
     def _token(self, u: SegmentUpdate, remote_prefix: str, local: str) -> str | None:
         """This gateway's token for ``u``; None for a Deleted of a device prefix never claimed (nor claimed now)."""
@@ -131,8 +130,19 @@ class Mirror:
         self.counts["refused"] += 1
         self.example = self.example or why
 
-    def _one(self, u: SegmentUpdate, token: str, stored: dict[str, Stored], marks: dict[int, dict[str, Any]]) -> None:
-        found = stored.get(token)
+    def _run(self, run: list[tuple[SegmentUpdate, str]]) -> None:
+        """Updates of distinct tokens: one lookup of what is stored, diffs here, one batch of writes."""
+        stored = {s.resource.token: s for s in load(self.writer.conn, resource.c.token.in_([t for _, t in run]))}
+        writes: list[Write] = []
+        marks: list[dict[str, Any]] = []
+        for u, token in run:
+            self._one(u, token, stored.get(token), writes, marks)
+        self.writer.write(writes)
+        if marks:
+            self.writer.conn.execute(_MARK, marks)
+
+    def _one(self, u: SegmentUpdate, token: str, found: Stored | None, writes: list[Write],
+             marks: list[dict[str, Any]]) -> None:
         if found is not None and (found.segment, found.segment_token) != (self.segment, u.token):
             self._refuse(f"token {u.token!r} maps to {token!r}, which another resource holds")
             return
@@ -140,9 +150,7 @@ class Mirror:
             if found is None:
                 self.counts["unchanged"] += 1
             else:
-                marks.pop(found.id, None)
-                self.writer.delete(found.id, found.resource)
-                del stored[token]
+                writes.append(Write(found.resource, None, found.id))
                 self.counts["deleted"] += 1
             return
         base = found if u.operation is Operation.CHANGED else None
@@ -155,19 +163,15 @@ class Mirror:
             return
         columns = {"reported_offline": reported, "sync_gen": self.generation}
         if found is None:
-            rid = self.writer.create(new, segment=self.segment, segment_token=u.token, **columns)
-            stored[token] = Stored(rid, new, self.segment, u.token, reported, self.generation)
+            writes.append(Write(None, new, columns={**columns, "segment": self.segment, "segment_token": u.token}))
             self.counts["created"] += 1
-            return
-        if new != found.resource:
-            marks.pop(found.id, None)  # this write sets both columns
-            self.writer.update(found.id, found.resource, new, **columns)
+        elif new != found.resource:
+            writes.append(Write(found.resource, new, found.id, columns))  # this write sets both columns
             self.counts["changed"] += 1
         else:
             self.counts["unchanged"] += 1
             if (found.reported, found.sync_gen) != (reported, self.generation):
-                marks[found.id] = {"b_id": found.id, "b_reported": reported, "b_gen": self.generation}
-        stored[token] = dataclasses.replace(found, resource=new, reported=reported, sync_gen=self.generation)
+                marks.append({"b_id": found.id, "b_reported": reported, "b_gen": self.generation})
 
 
 def publish_offline(writer: FeedWriter, segment: str, down: bool) -> int:
@@ -176,10 +180,9 @@ def publish_offline(writer: FeedWriter, segment: str, down: bool) -> int:
         resource.c.reported_offline)
     changed = 0
     for page in pages(writer.conn, (resource.c.segment == segment) & desired):
-        for s in page:
-            offline = True if down else s.reported
-            writer.update(s.id, s.resource, dataclasses.replace(s.resource, offline=offline))
-            changed += 1
+        writer.write([Write(s.resource, dataclasses.replace(s.resource, offline=True if down else s.reported), s.id)
+                      for s in page])
+        changed += len(page)
     return changed
 
 
@@ -187,7 +190,6 @@ def delete_where(writer: FeedWriter, where: ColumnElement[bool]) -> int:
     """Delete the resources matching ``where``, each with its change row; how many."""
     deleted = 0
     for page in pages(writer.conn, where):
-        for s in page:
-            writer.delete(s.id, s.resource)
-            deleted += 1
+        writer.write([Write(s.resource, None, s.id) for s in page])
+        deleted += len(page)
     return deleted

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Connection, exists, insert, select
+from sqlalchemy import ColumnElement, Connection, insert, or_, select
 
 from gateway.addressing.context import prefix_candidates
 from gateway.addressing.tokens import SEPARATOR
@@ -23,6 +23,8 @@ from gateway.catalog.schema import prefix_map, resource
 
 #: The character right after SEPARATOR: ``P:`` <= token < ``P;`` are exactly the tokens with prefix P.
 _AFTER_SEPARATOR = chr(ord(SEPARATOR) + 1)
+#: Candidate prefixes tested per query: each is a range term of one OR.
+CLAIM_CHUNK = 100
 
 
 def has_prefix(token: ColumnElement[str], prefix: str | ColumnElement[str]) -> ColumnElement[bool]:
@@ -53,17 +55,44 @@ class PrefixClaims:
         """
         if remote_prefix not in self._known:
             self.load([remote_prefix])
-        if remote_prefix not in self._known:
-            if not claim:
-                return None
-            claimed = next(p for p in prefix_candidates(remote_prefix, self.segment) if not self._taken(p))
-            self.conn.execute(insert(prefix_map).values(
-                segment=self.segment, remote_prefix=remote_prefix, local_prefix=claimed))
-            self._known[remote_prefix] = claimed
-        return self._known[remote_prefix]
+        if remote_prefix not in self._known and claim:
+            self.claim([remote_prefix])
+        return self._known.get(remote_prefix)
 
-    def _taken(self, candidate: str) -> bool:
-        mapped = exists().where(prefix_map.c.local_prefix == candidate)
-        local = exists().where(resource.c.segment.is_(None), has_prefix(resource.c.token, candidate))
-        return bool(self.conn.execute(select(mapped | local)).scalar_one())
+    def claim(self, remote_prefixes: Iterable[str]) -> None:
+        """Claim a prefix for each of ``remote_prefixes`` not mapped yet, first come first served.
 
+        A sync meets thousands of new devices per batch, so candidates are
+        tested a round at a time (one query for all) and the claims inserted together.
+        """
+        wanted = [p for p in dict.fromkeys(remote_prefixes) if p not in self._known]
+        self.load(wanted)
+        pending = {p: prefix_candidates(p, self.segment) for p in wanted if p not in self._known}
+        trying = {p: next(candidates) for p, candidates in pending.items()}
+        claimed: dict[str, str] = {}
+        while trying:
+            taken = self._taken(set(trying.values())) | set(claimed.values())
+            retry: dict[str, str] = {}
+            for remote, candidate in trying.items():
+                if candidate in taken:
+                    retry[remote] = next(pending[remote])
+                else:
+                    claimed[remote] = candidate
+                    taken.add(candidate)
+            trying = retry
+        if claimed:
+            self.conn.execute(insert(prefix_map), [
+                {"segment": self.segment, "remote_prefix": remote, "local_prefix": local}
+                for remote, local in claimed.items()])
+            self._known.update(claimed)
+
+    def _taken(self, candidates: set[str]) -> set[str]:
+        """The ``candidates`` a segment's mapping or a local resource token already uses."""
+        taken: set[str] = set()
+        for chunk in records.chunks(sorted(candidates), CLAIM_CHUNK):
+            taken.update(row[0] for row in self.conn.execute(
+                select(prefix_map.c.local_prefix).where(prefix_map.c.local_prefix.in_(chunk))))
+            local = select(resource.c.token).where(
+                resource.c.segment.is_(None), or_(*(has_prefix(resource.c.token, c) for c in chunk)))
+            taken.update(token.partition(SEPARATOR)[0] for token in self.conn.execute(local).scalars())
+        return taken

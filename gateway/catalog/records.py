@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, select
@@ -45,6 +45,25 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def distinct_runs(items: Iterable[T], key: Callable[[T], object], size: int) -> Iterator[list[T]]:
+    """``items`` in order, cut into runs of at most ``size`` whose keys are distinct.
+
+    A batch write reads the stored rows once and writes once, so an item
+    touching a key already in its run must see that write: it starts the next run.
+    """
+    run: list[T] = []
+    seen: set[object] = set()
+    for item in items:
+        k = key(item)
+        if k in seen or len(run) == size:
+            yield run
+            run, seen = [], set()
+        run.append(item)
+        seen.add(k)
+    if run:
+        yield run
 
 
 def check(r: Resource) -> None:

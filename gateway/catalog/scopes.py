@@ -26,9 +26,14 @@ def _canonical_escapes(text: str) -> str:
     return _ESCAPE.sub(repl, text)
 
 
+def has_space(text: str) -> bool:
+    """Whether ``text`` holds whitespace; printable text without " " holds none, so most need no scan."""
+    return not (text.isprintable() and " " not in text) and any(c.isspace() for c in text)
+
+
 def scope_key(uri: str) -> str | None:
     """``scheme://authority/seg/seg`` in canonical form, or ``None`` if ``uri`` can never match."""
-    if not uri or any(c.isspace() for c in uri) or "%" in _ESCAPE.sub("", uri):
+    if not uri or has_space(uri) or "%" in _ESCAPE.sub("", uri):
         return None
     try:
         parts = urlsplit(uri)

@@ -20,6 +20,7 @@ from lxml import etree
 from gateway.addressing.context import parse_segment_token
 from gateway.addressing.tokens import TokenError
 from gateway.catalog.model import RESOURCE_KINDS, Operation, SegmentUpdate
+from gateway.catalog.scopes import has_space
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved
 from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, TT, WSA, WSNT
 from gateway.onvif.time import format_duration
@@ -186,7 +187,7 @@ def _data(data: etree._Element | None, token: str) -> dict[str, object]:
                     raise ValueError(f"{token}: name longer than {MAX_NAME} characters")
                 fields["name"] = value
             elif name == "Scope":
-                if len(value) > MAX_SCOPE or len(scopes) >= MAX_SCOPES or not value or any(c.isspace() for c in value):
+                if len(value) > MAX_SCOPE or len(scopes) >= MAX_SCOPES or not value or has_space(value):
                     raise ValueError(f"{token}: unacceptable scope {value[:80]!r}")
                 scopes.append(value)
             elif name == "Offline":
