@@ -1219,7 +1219,7 @@ def run(args: argparse.Namespace) -> Results:
     machine["load"] = f"load average {load_before} at the start, {machine['load'].removeprefix('load average ')}"
     return Results(
         date=qb._now_text(), machine=machine, size=args.size, seed=args.seed, heartbeat=args.heartbeat,
-        poll=args.poll, leaf_catalog=f"sqlite at {setup.where}", imported=setup.imported,
+        poll=args.poll, leaf_catalog=f"sqlite at {setup.where.replace(str(Path.home()), '~')}", imported=setup.imported,
         capture_pulls=len(cap.pull_seconds), capture_seconds=cap.seconds, capture_bytes=cap.bytes,
         raw_runs=raw_runs, sync=sync, breakdown=breakdown, profile=profile, city_sync=city_sync, latency=latency,
         constants={"feed_poll": POLL_INTERVAL, "supervisor_interval": INTERVAL}, code=code_version(),

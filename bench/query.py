@@ -1476,7 +1476,7 @@ def run(args: argparse.Namespace) -> Results:
     machine["load"] = f"load average {load_before} at the start, {machine['load'].removeprefix('load average ')}"
     return Results(
         date=_now_text(), machine=machine, size=args.size, seed=args.seed,
-        catalog=f"{setup.backend} at {setup.where}", imported=setup.imported, queries=len(centres),
+        catalog=f"{setup.backend} at {setup.where.replace(str(Path.home()), '~')}", imported=setup.imported, queries=len(centres),
         gateway_first=gw_first, raw_first=raw_first, drain_radius=radius, drain_centre=DEMO_POINT,
         gateway_drain=gw_drain, raw_drain=raw_one, raw_drain_paged=raw_paged, breakdown=breakdown,
         profiles=profiles, wall_seconds=time.perf_counter() - wall,
