@@ -10,6 +10,7 @@ from lxml import etree
 
 from gateway.catalog.model import Operation, Resource
 from gateway.onvif.ns import DIALECT_CONCRETE, TT, WSNT
+from gateway.onvif.topics import topic_text
 
 _NOTIFICATION = f"{{{WSNT}}}NotificationMessage"
 _TOPIC = f"{{{WSNT}}}Topic"
@@ -38,7 +39,7 @@ def append_resource_event(parent: etree._Element, resource: Resource, operation:
     """
     note = _SE(parent, _NOTIFICATION)
     topic = _SE(note, _TOPIC, Dialect=DIALECT_CONCRETE)
-    topic.text = "tns1:Resource/" + resource.kind
+    topic.text = topic_text(resource.kind)
     msg = _SE(_SE(note, _WSNT_MESSAGE), _MESSAGE, UtcTime=utc, PropertyOperation=operation.value)
     _SE(_SE(msg, _SOURCE), _SIMPLE, Name="Token", Value=resource.token)
     if operation is Operation.DELETED:
