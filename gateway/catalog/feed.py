@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, select
 
-from gateway.catalog import records
+from gateway.catalog import records, rows
 from gateway.catalog.db import write_transaction
 from gateway.catalog.model import Change, Resource
 from gateway.catalog.schema import change, pull_point, resource, resource_scope
@@ -69,8 +69,11 @@ class Write:
         return r.token
 
 
-_INSERT_CHANGE = insert(change)
-_INSERT_SCOPE = insert(resource_scope)
+_CHANGE_COLUMNS = ("seq", "token", "at", "old", "new")
+#: A resource row as FeedWriter writes it: the Resource, then its feed position.
+_RESOURCE_COLUMNS = (*records.ROW_COLUMNS, "seq")
+#: What ``Write.columns`` may set (segments.py); a created row leaves the ones not given NULL.
+_FEDERATION_COLUMNS = ("segment", "segment_token", "reported_offline", "sync_gen")
 
 
 def _ids(conn: Connection, tokens: Sequence[str]) -> dict[str, int]:
@@ -82,19 +85,15 @@ def _ids(conn: Connection, tokens: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def _by_columns(items: Iterable[tuple[int, Write]]) -> dict[tuple[str, ...], list[tuple[int, Write]]]:
-    """``items`` grouped by the federation columns they set: one executemany needs one set of keys."""
-    groups: dict[tuple[str, ...], list[tuple[int, Write]]] = {}
-    for seq, w in items:
-        groups.setdefault(tuple(sorted(w.columns)), []).append((seq, w))
-    return groups
+def _scope_rows(stored: Iterable[tuple[int, Resource]]) -> list[tuple[Any, ...]]:
+    return [row for rid, r in stored for row in records.scope_rows(rid, r)]
 
 
 class FeedWriter:
     """Writes resources and their change rows inside one locked transaction, a batch at a time.
 
-    Per-row statements made SQLAlchemy's per-call overhead the cost of a sync,
-    so a batch is a handful of executemany statements whatever its size.
+    A batch is a handful of executemany statements whatever its size, sent
+    through rows.py: per-row work in SQLAlchemy was most of a sync's cost.
     """
 
     def __init__(self, conn: Connection, at: dt.datetime) -> None:
@@ -108,10 +107,10 @@ class FeedWriter:
             return
         first, self.seq = self.seq + 1, self.seq + len(writes)
         numbered = list(enumerate(writes, first))
-        self.conn.execute(_INSERT_CHANGE, [
-            {"seq": seq, "token": w.token, "at": self.at,
-             "old": records.encode(w.old) if w.old is not None else None,
-             "new": records.encode(w.new) if w.new is not None else None}
+        at, encode = self.at, records.encode
+        rows.insert(self.conn, change, _CHANGE_COLUMNS, [
+            (seq, w.token, at, encode(w.old) if w.old is not None else None,
+             encode(w.new) if w.new is not None else None)
             for seq, w in numbered
         ])
         gone = [w.rid for w in writes if w.new is None]
@@ -123,34 +122,28 @@ class FeedWriter:
     def _create(self, items: list[tuple[int, Write]]) -> None:
         if not items:
             return
-        for group in _by_columns(items).values():
-            self.conn.execute(insert(resource), [
-                {**records.values(w.new), **w.columns, "seq": seq} for seq, w in group if w.new is not None])
+        rows.insert(self.conn, resource, _RESOURCE_COLUMNS + _FEDERATION_COLUMNS, [
+            records.row(w.new) + (seq, *(w.columns.get(c) for c in _FEDERATION_COLUMNS))
+            for seq, w in items if w.new is not None])
         ids = _ids(self.conn, [w.token for _, w in items])
-        self._scopes([(ids[w.token], w.new) for _, w in items if w.new is not None])
+        rows.insert(self.conn, resource_scope, records.SCOPE_COLUMNS,
+                    _scope_rows((ids[w.token], w.new) for _, w in items if w.new is not None))
 
     def _update(self, items: list[tuple[int, Write]]) -> None:
         if not items:
             return
-        for keys, group in _by_columns(items).items():
-            names = ("token", "kind", "name", "lat", "lon", "elevation", "offline", "seq", *keys)
-            stmt = update(resource).where(resource.c.id == bindparam("b_id")).values(
-                {name: bindparam(f"b_{name}") for name in names})
-            self.conn.execute(stmt, [
-                {"b_id": w.rid, "b_seq": seq, **{f"b_{k}": v for k, v in records.values(w.new).items()},
-                 **{f"b_{k}": v for k, v in w.columns.items()}}
-                for seq, w in group if w.new is not None
-            ])
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for seq, w in items:  # one statement per set of federation columns the writes set
+            if w.new is not None and w.rid is not None:
+                keys = tuple(sorted(w.columns))
+                groups.setdefault(keys, []).append(records.row(w.new) + (seq, *(w.columns[k] for k in keys), w.rid))
+        for keys, group in groups.items():
+            rows.update(self.conn, resource, _RESOURCE_COLUMNS + keys, "id", group)
         rescoped = [(w.rid, w.new) for _, w in items
                     if w.rid is not None and w.new is not None and w.old is not None and w.old.scopes != w.new.scopes]
         for chunk in records.chunks([rid for rid, _ in rescoped], records.IN_CHUNK):
             self.conn.execute(delete(resource_scope).where(resource_scope.c.resource_id.in_(chunk)))
-        self._scopes(rescoped)
-
-    def _scopes(self, rows: Iterable[tuple[int | None, Resource]]) -> None:
-        scope_rows = [row for rid, r in rows if rid is not None for row in records.scope_rows(rid, r)]
-        if scope_rows:
-            self.conn.execute(_INSERT_SCOPE, scope_rows)
+        rows.insert(self.conn, resource_scope, records.SCOPE_COLUMNS, _scope_rows(rescoped))
 
 
 def apply(engine: Engine, upserts: Iterable[Resource], deletes: Iterable[str]) -> ApplyResult:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, select
 
 from gateway.addressing.context import local_part, parse_segment_token
 from gateway.addressing.tokens import SEPARATOR, TokenError
-from gateway.catalog import records
+from gateway.catalog import records, rows
 from gateway.catalog.errors import CatalogError
 from gateway.catalog.feed import ApplyResult, FeedWriter, Write
 from gateway.catalog.model import Operation, Resource, SegmentUpdate
@@ -42,8 +41,6 @@ PAGE = records.IN_CHUNK
 
 _FEDERATION = (resource.c.id, resource.c.segment, resource.c.segment_token, resource.c.reported_offline,
                resource.c.sync_gen)
-_MARK = update(resource).where(resource.c.id == bindparam("b_id")).values(
-    reported_offline=bindparam("b_reported"), sync_gen=bindparam("b_gen"))
 
 
 @dataclasses.dataclass
@@ -134,15 +131,14 @@ class Mirror:
         """Updates of distinct tokens: one lookup of what is stored, diffs here, one batch of writes."""
         stored = {s.resource.token: s for s in load(self.writer.conn, resource.c.token.in_([t for _, t in run]))}
         writes: list[Write] = []
-        marks: list[dict[str, Any]] = []
+        marks: list[tuple[bool | None, int, int]] = []
         for u, token in run:
             self._one(u, token, stored.get(token), writes, marks)
         self.writer.write(writes)
-        if marks:
-            self.writer.conn.execute(_MARK, marks)
+        rows.update(self.writer.conn, resource, ("reported_offline", "sync_gen"), "id", marks)
 
     def _one(self, u: SegmentUpdate, token: str, found: Stored | None, writes: list[Write],
-             marks: list[dict[str, Any]]) -> None:
+             marks: list[tuple[bool | None, int, int]]) -> None:
         if found is not None and (found.segment, found.segment_token) != (self.segment, u.token):
             self._refuse(f"token {u.token!r} maps to {token!r}, which another resource holds")
             return
@@ -171,7 +167,7 @@ class Mirror:
         else:
             self.counts["unchanged"] += 1
             if (found.reported, found.sync_gen) != (reported, self.generation):
-                marks.append({"b_id": found.id, "b_reported": reported, "b_gen": self.generation})
+                marks.append((reported, self.generation, found.id))
 
 
 def publish_offline(writer: FeedWriter, segment: str, down: bool) -> int:

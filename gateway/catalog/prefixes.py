@@ -13,13 +13,15 @@ imported first; ``catalog import`` refuses the ones claimed here).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Connection, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, insert, select
+from sqlalchemy.engine import Dialect
 
 from gateway.addressing.context import prefix_candidates
 from gateway.addressing.tokens import SEPARATOR
-from gateway.catalog import records
-from gateway.catalog.schema import prefix_map, resource
+from gateway.catalog import records, rows
+from gateway.catalog.schema import prefix_map
 
 #: The character right after SEPARATOR: ``P:`` <= token < ``P;`` are exactly the tokens with prefix P.
 _AFTER_SEPARATOR = chr(ord(SEPARATOR) + 1)
@@ -92,7 +94,20 @@ class PrefixClaims:
         for chunk in records.chunks(sorted(candidates), CLAIM_CHUNK):
             taken.update(row[0] for row in self.conn.execute(
                 select(prefix_map.c.local_prefix).where(prefix_map.c.local_prefix.in_(chunk))))
-            local = select(resource.c.token).where(
-                resource.c.segment.is_(None), or_(*(has_prefix(resource.c.token, c) for c in chunk)))
-            taken.update(token.partition(SEPARATOR)[0] for token in self.conn.execute(local).scalars())
+            taken.update(row[0] for row in self.conn.exec_driver_sql(_local_use_sql(self.conn.dialect, len(chunk)),
+                                                                     tuple(chunk)))
         return taken
+
+
+@lru_cache(maxsize=8)
+def _local_use_sql(dialect: Dialect, count: int) -> str:
+    """Which of ``count`` candidate prefixes start a local resource's token: one index range probe each.
+
+    Plain SQL: built by SQLAlchemy, a hundred OR-ed ranges cost more to
+    compile-key per batch than the database spent answering them.
+    """
+    mark = rows.placeholder(dialect)
+    candidates = ", ".join([f"({mark})"] * count)
+    return (f"WITH candidate(prefix) AS (VALUES {candidates}) SELECT prefix FROM candidate "
+            f"WHERE EXISTS (SELECT 1 FROM resource WHERE segment IS NULL "
+            f"AND token >= prefix || '{SEPARATOR}' AND token < prefix || '{_AFTER_SEPARATOR}')")

@@ -82,19 +82,20 @@ def check(r: Resource) -> None:
         raise CatalogError(f"resource {r.token!r}: elevation {r.elevation} is not a finite number")
 
 
-def values(r: Resource) -> dict[str, Any]:
-    """The ``resource`` row of ``r``, without id and seq."""
-    return {
-        "token": r.token, "kind": r.kind, "name": r.name, "lat": r.lat, "lon": r.lon,
-        "elevation": r.elevation, "offline": r.offline,
-    }
+#: The ``resource`` columns a Resource fills, in the order :func:`row` gives them.
+ROW_COLUMNS = ("token", "kind", "name", "lat", "lon", "elevation", "offline")
+#: The ``resource_scope`` columns, in the order :func:`scope_rows` gives them.
+SCOPE_COLUMNS = ("resource_id", "pos", "uri", "key")
 
 
-def scope_rows(resource_id: int, r: Resource) -> list[dict[str, Any]]:
-    return [
-        {"resource_id": resource_id, "pos": pos, "uri": uri, "key": scope_key(uri)}
-        for pos, uri in enumerate(r.scopes)
-    ]
+def row(r: Resource) -> tuple[Any, ...]:
+    """The values of :data:`ROW_COLUMNS` for ``r``."""
+    return (r.token, r.kind, r.name, r.lat, r.lon, r.elevation, r.offline)
+
+
+def scope_rows(resource_id: int, r: Resource) -> list[tuple[Any, ...]]:
+    """The ``resource_scope`` rows of ``r`` stored as ``resource_id``, in :data:`SCOPE_COLUMNS` order."""
+    return [(resource_id, pos, uri, scope_key(uri)) for pos, uri in enumerate(r.scopes)]
 
 
 def encode(r: Resource) -> str:

@@ -9,6 +9,7 @@ and fragment are ignored; URIs with ``.`` or ``..`` segments never match.
 """
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -31,8 +32,13 @@ def has_space(text: str) -> bool:
     return not (text.isprintable() and " " not in text) and any(c.isspace() for c in text)
 
 
+@functools.lru_cache(maxsize=8192)
 def scope_key(uri: str) -> str | None:
-    """``scheme://authority/seg/seg`` in canonical form, or ``None`` if ``uri`` can never match."""
+    """``scheme://authority/seg/seg`` in canonical form, or ``None`` if ``uri`` can never match.
+
+    Cached: a catalog's scopes repeat (city, type, hardware, device name), and
+    a sync or an import keys hundreds of thousands of them.
+    """
     if not uri or has_space(uri) or "%" in _ESCAPE.sub("", uri):
         return None
     try:

@@ -144,57 +144,81 @@ def parse_pull(body: etree._Element) -> PullBatch:
     return PullBatch(events=events, rejected=rejected)
 
 
+_TOPIC = f"{{{WSNT}}}Topic"
+_NOTIFY_MESSAGE = f"{{{WSNT}}}Message"
+_MESSAGE = f"{{{TT}}}Message"
+_SOURCE = f"{{{TT}}}Source"
+_DATA = f"{{{TT}}}Data"
+_SIMPLE = f"{{{TT}}}SimpleItem"
+_ELEMENT = f"{{{TT}}}ElementItem"
+_TOPICS_NS = "http://www.onvif.org/ver10/topics"
+_RESOURCE_TOPIC = "Resource/"
+
+
+def _first(parent: etree._Element | None, tag: str) -> etree._Element | None:
+    """The first child of ``parent`` with ``tag``: a plain loop, cheaper than ``find`` on the hot path."""
+    if parent is not None:
+        for child in parent:
+            if child.tag == tag:
+                return child
+    return None
+
+
 def _event(note: etree._Element) -> SegmentUpdate | None:
-    topic = note.find(f"{{{WSNT}}}Topic")
+    topic = _first(note, _TOPIC)
     text = (topic.text or "").strip() if topic is not None else ""
     prefix, _, path = text.partition(":")
-    if topic is None or topic.nsmap.get(prefix) != "http://www.onvif.org/ver10/topics" or not path.startswith("Resource/"):
+    if topic is None or not path.startswith(_RESOURCE_TOPIC) or topic.nsmap.get(prefix) != _TOPICS_NS:
         return None  # not a resource property: nothing for the catalog
-    kind = path[len("Resource/"):]
+    kind = path[len(_RESOURCE_TOPIC):]
     if kind not in RESOURCE_KINDS:
         raise ValueError(f"unsupported resource topic {text[:80]!r}")
-    msg = note.find(f"{{{WSNT}}}Message/{{{TT}}}Message")
+    msg = _first(_first(note, _NOTIFY_MESSAGE), _MESSAGE)
     if msg is None:
         raise ValueError("notification without tt:Message")
     operation = _OPERATIONS.get(msg.get("PropertyOperation", ""))
     if operation is None:
         raise ValueError(f"PropertyOperation {msg.get('PropertyOperation')!r} is not a property operation")
-    token = None
-    for item in msg.iterfind(f"{{{TT}}}Source/{{{TT}}}SimpleItem"):
-        if item.get("Name") == "Token":
-            token = item.get("Value")
+    token = data = None
+    for part in msg:
+        if part.tag == _SOURCE:
+            for item in part:
+                if item.tag == _SIMPLE and item.get("Name") == "Token":
+                    token = item.get("Value")
+        elif part.tag == _DATA and data is None:
+            data = part
     if token is None:
         raise ValueError("resource event without a Source Token")
     try:
         parse_segment_token(token)
     except TokenError as exc:
         raise ValueError(f"token {token[:80]!r}: {exc}") from None
-    fields = _data(msg.find(f"{{{TT}}}Data"), token)
-    return SegmentUpdate(operation=operation, kind=kind, token=token, **fields)
-
-
-def _data(data: etree._Element | None, token: str) -> dict[str, object]:
-    fields: dict[str, object] = {}
     if data is None:
-        return fields
+        return SegmentUpdate(operation=operation, kind=kind, token=token)
+    return SegmentUpdate(operation=operation, kind=kind, token=token, **_data(data, token))
+
+
+def _data(data: etree._Element, token: str) -> dict[str, object]:
+    fields: dict[str, object] = {}
     scopes: list[str] = []
     for item in data:
-        name = item.get("Name")
-        if item.tag == f"{{{TT}}}SimpleItem":
-            value = item.get("Value", "")
-            if name == "Name":
-                if len(value) > MAX_NAME:
-                    raise ValueError(f"{token}: name longer than {MAX_NAME} characters")
-                fields["name"] = value
-            elif name == "Scope":
+        tag = item.tag
+        if tag == _SIMPLE:
+            name, value = item.get("Name"), item.get("Value", "")
+            if name == "Scope":
                 if len(value) > MAX_SCOPE or len(scopes) >= MAX_SCOPES or not value or has_space(value):
                     raise ValueError(f"{token}: unacceptable scope {value[:80]!r}")
                 scopes.append(value)
+            elif name == "Name":
+                if len(value) > MAX_NAME:
+                    raise ValueError(f"{token}: name longer than {MAX_NAME} characters")
+                fields["name"] = value
             elif name == "Offline":
-                if value.strip() not in ("true", "false", "1", "0"):
+                value = value.strip()
+                if value not in ("true", "false", "1", "0"):
                     raise ValueError(f"{token}: Offline {value[:20]!r} is not an xs:boolean")
-                fields["offline"] = value.strip() in ("true", "1")
-        elif item.tag == f"{{{TT}}}ElementItem" and name == "Location" and len(item):
+                fields["offline"] = value in ("true", "1")
+        elif tag == _ELEMENT and item.get("Name") == "Location" and len(item):
             fields["location"] = _location(item[0], token)
     if scopes:
         fields["scopes"] = tuple(scopes)
