@@ -23,6 +23,7 @@ import socket
 import ssl
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -51,6 +52,8 @@ log = logging.getLogger("gateway")
 GRACE = 5.0
 #: How often expired pull points are removed and the change feed is pruned.
 REAP_INTERVAL = 10.0
+#: How often the SQLite WAL is copied back into the database, off the writers' path (catalog.db.checkpoint).
+CHECKPOINT_INTERVAL = 1.0
 #: How long a looked-up user stays cached; a user added by another process is seen within this.
 CREDENTIAL_TTL = 5.0
 #: Descriptors wanted when uplinks are accepted: 1,000 uplinks are 1,000 sockets, beyond the usual 1,024.
@@ -138,19 +141,28 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _reap(catalog: Catalog, stop: asyncio.Event) -> None:
+async def _periodically(stop: asyncio.Event, interval: float, what: str, work: Callable[[], Awaitable[None]]) -> None:
+    """``work()`` every ``interval`` seconds until ``stop``; its errors are logged, never fatal."""
     while not stop.is_set():
         try:
-            expired = await asyncio.to_thread(catalog.delete_expired_pull_points, utcnow())
-            pruned = await asyncio.to_thread(catalog.prune_feed)
-            if expired or pruned:
-                log.info("removed %d expired pull points, pruned %d change rows", expired, pruned)
+            await work()
         except Exception:  # a transient database error must not end the server
-            log.exception("pull point reaper failed")
+            log.exception("%s failed", what)
         try:
-            await asyncio.wait_for(stop.wait(), REAP_INTERVAL)
+            await asyncio.wait_for(stop.wait(), interval)
         except TimeoutError:
             pass
+
+
+async def _reap(catalog: Catalog) -> None:
+    expired = await asyncio.to_thread(catalog.delete_expired_pull_points, utcnow())
+    pruned = await asyncio.to_thread(catalog.prune_feed)
+    if expired or pruned:
+        log.info("removed %d expired pull points, pruned %d change rows", expired, pruned)
+
+
+async def _checkpoint(catalog: Catalog) -> None:
+    await asyncio.to_thread(catalog.checkpoint)
 
 
 async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
@@ -188,7 +200,8 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
     async with asyncio.TaskGroup() as group:
         group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
         group.create_task(watcher.run())
-        group.create_task(_reap(catalog, stop))
+        group.create_task(_periodically(stop, REAP_INTERVAL, "pull point reaper", lambda: _reap(catalog)))
+        group.create_task(_periodically(stop, CHECKPOINT_INTERVAL, "WAL checkpoint", lambda: _checkpoint(catalog)))
         # Segment syncs write to the catalog and wake local pull points at once; uplinked segments are
         # reached over the links the listener registers.
         links = UplinkRegistry()
@@ -224,7 +237,7 @@ def _uplink_listener(listen: UplinkListen) -> tuple[socket.socket, ssl.SSLContex
 def serve(options: ServeOptions) -> None:
     """Migrate the catalog, bind, announce the addresses, and serve until a signal."""
     uplink = _uplink_listener(options.uplink) if options.uplink is not None else None
-    catalog = Catalog.open(options.db_url)
+    catalog = Catalog.open(options.db_url, autocheckpoint=False)  # _checkpoint does it
     catalog.upgrade()
     sock = _bind(options.host, options.port)
     scheme = "https" if options.certfile else "http"

@@ -57,7 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import Executable
 
 from gateway.addressing.tokens import SEPARATOR
-from gateway.catalog import records
+from gateway.catalog import records, spatial
 from gateway.catalog.db import immediate
 from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, Write, head
 from gateway.catalog.model import Resource
@@ -260,6 +260,7 @@ class BulkLoad:
         rows = select(*(stage.c[c] for c in cols), change.c.seq).join(stage, stage_token == change.c.token) \
             .where(change.c.seq > base).order_by(change.c.seq)
         conn.execute(insert(resource).from_select([*cols, "seq"], rows))
+        spatial.index_after(conn, last_id)
         scopes = select(resource.c.id, stage_scope.c.pos, stage_scope.c.uri, stage_scope.c.key) \
             .join(stage, stage_token == resource.c.token).join(stage_scope, stage_scope.c.tag == stage.c.tag) \
             .where(resource.c.id > last_id)

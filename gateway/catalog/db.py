@@ -51,15 +51,21 @@ def default_url() -> str:
     return str(URL.create("sqlite", database=str(Path(platformdirs.user_data_dir(APP_NAME)) / DEFAULT_FILE)))
 
 
-def open_engine(url: str) -> Engine:
-    """An Engine for ``url``, checked by connecting once; CatalogError if that fails."""
+def open_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
+    """An Engine for ``url``, checked by connecting once; CatalogError if that fails.
+
+    ``autocheckpoint=False`` (SQLite): a commit never copies the WAL back into
+    the database file; the caller runs :func:`checkpoint` from a thread of its
+    own.  A server does, so that its writers do not pay for the copy and the
+    fsync — about a tenth of a segment sync's time when they did.
+    """
     try:
         parsed = make_url(url)
     except exc.ArgumentError:
         raise CatalogError(f"not a database URL: {url!r}") from None
     shown = parsed.render_as_string(hide_password=True)
     if parsed.drivername in SQLITE_DRIVERS:
-        engine = _sqlite_engine(parsed, shown)
+        engine = _sqlite_engine(parsed, shown, autocheckpoint)
     elif parsed.drivername in POSTGRES_DRIVERS:
         engine = create_engine(
             parsed.set(drivername="postgresql+psycopg"),
@@ -78,7 +84,7 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_engine(url: URL, shown: str) -> Engine:
+def _sqlite_engine(url: URL, shown: str, autocheckpoint: bool) -> Engine:
     if url.database in (None, "", ":memory:"):
         raise CatalogError(f"{shown}: an in-memory catalog cannot be shared between threads; give a file path")
     path = Path(url.database).expanduser()
@@ -93,6 +99,8 @@ def _sqlite_engine(url: URL, shown: str) -> Engine:
         connect_args={"check_same_thread": False},  # pooled connections move between worker threads
     )
     event.listen(engine, "connect", _on_sqlite_connect)
+    if not autocheckpoint:
+        event.listen(engine, "connect", _no_autocheckpoint)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
 
@@ -116,6 +124,27 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     ):
         dbapi_conn.execute(f"PRAGMA {pragma}")
     dbapi_conn.create_function("gw_distance_m", 4, _distance, deterministic=True)
+
+
+def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def checkpoint(engine: Engine) -> tuple[int, int]:
+    """Copy what it can of the SQLite WAL into the database file, waiting for no one (PASSIVE).
+
+    Returns (frames in the WAL, frames copied); (0, 0) on PostgreSQL, which
+    checkpoints by itself.
+    """
+    if engine.dialect.name != "sqlite":
+        return 0, 0
+    with engine.connect() as conn:
+        cursor = conn.connection.cursor()  # the driver's own: a checkpoint cannot run inside a transaction
+        try:
+            _busy, frames, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            cursor.close()
+    return int(frames), int(copied)
 
 
 def _on_sqlite_begin(conn: Connection) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, case, delete, func, select
 
-from gateway.catalog import records, rows
+from gateway.catalog import records, rows, spatial
 from gateway.catalog.db import write_transaction
 from gateway.catalog.model import Change, Resource
 from gateway.catalog.schema import change, pull_point, resource, resource_scope
@@ -99,6 +99,7 @@ class FeedWriter:
     def __init__(self, conn: Connection, at: dt.datetime) -> None:
         self.conn = conn
         self.at = records.aware(at)
+        self._at_stored = rows.stored(conn, change.c.at, self.at)
         self.seq = head(conn)
 
     def write(self, writes: Sequence[Write]) -> None:
@@ -107,13 +108,14 @@ class FeedWriter:
             return
         first, self.seq = self.seq + 1, self.seq + len(writes)
         numbered = list(enumerate(writes, first))
-        at, encode = self.at, records.encode
+        at, encode = self._at_stored, records.encode
         rows.insert(self.conn, change, _CHANGE_COLUMNS, [
             (seq, w.token, at, encode(w.old) if w.old is not None else None,
              encode(w.new) if w.new is not None else None)
             for seq, w in numbered
         ])
-        gone = [w.rid for w in writes if w.new is None]
+        gone = [w.rid for w in writes if w.new is None and w.rid is not None]
+        spatial.unindex(self.conn, gone)
         for chunk in records.chunks(gone, records.IN_CHUNK):
             self.conn.execute(delete(resource).where(resource.c.id.in_(chunk)))  # scopes cascade
         self._create([(seq, w) for seq, w in numbered if w.old is None])
@@ -126,8 +128,9 @@ class FeedWriter:
             records.row(w.new) + (seq, *(w.columns.get(c) for c in _FEDERATION_COLUMNS))
             for seq, w in items if w.new is not None])
         ids = _ids(self.conn, [w.token for _, w in items])
-        rows.insert(self.conn, resource_scope, records.SCOPE_COLUMNS,
-                    _scope_rows((ids[w.token], w.new) for _, w in items if w.new is not None))
+        created = [(ids[w.new.token], w.new) for _, w in items if w.new is not None]
+        spatial.index(self.conn, [(rid, r.lat, r.lon) for rid, r in created])
+        rows.insert(self.conn, resource_scope, records.SCOPE_COLUMNS, _scope_rows(created))
 
     def _update(self, items: list[tuple[int, Write]]) -> None:
         if not items:
@@ -139,6 +142,10 @@ class FeedWriter:
                 groups.setdefault(keys, []).append(records.row(w.new) + (seq, *(w.columns[k] for k in keys), w.rid))
         for keys, group in groups.items():
             rows.update(self.conn, resource, _RESOURCE_COLUMNS + keys, "id", group)
+        moved = [(w.rid, w.new) for _, w in items if w.rid is not None and w.new is not None and w.old is not None
+                 and (w.old.lat, w.old.lon) != (w.new.lat, w.new.lon)]
+        spatial.unindex(self.conn, [rid for rid, _ in moved])
+        spatial.index(self.conn, [(rid, r.lat, r.lon) for rid, r in moved])
         rescoped = [(w.rid, w.new) for _, w in items
                     if w.rid is not None and w.new is not None and w.old is not None and w.old.scopes != w.new.scopes]
         for chunk in records.chunks([rid for rid, _ in rescoped], records.IN_CHUNK):

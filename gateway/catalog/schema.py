@@ -2,9 +2,9 @@
 
 The alembic revisions in ``migrations/versions`` create exactly this; ``vmsgw
 db check`` (:func:`gateway.catalog.migrate.check`) fails when they drift
-apart.  Objects SQLAlchemy cannot model — the SQLite R*Tree with its
-triggers, the PostgreSQL GiST point index and ``gw_distance_m`` function —
-are created by the first revision and only described here (``SPATIAL``).
+apart.  Objects SQLAlchemy cannot model — the SQLite R*Tree (kept by
+spatial.py), the PostgreSQL GiST point index and ``gw_distance_m`` function —
+are created by the first revision and only described here.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ resource = Table(
     Column("segment_token", TOKEN),
     Column("reported_offline", Boolean),
     Column("sync_gen", Integer),
-    # An index, not a constraint: SQLite adds it without rebuilding the table and its R*Tree triggers.
+    # An index, not a constraint: SQLite adds it without rebuilding the table.
     Index(None, "segment", "segment_token", unique=True),
     sqlite_autoincrement=True,  # ids are never reused: snapshot cursors page by id
 )
@@ -186,12 +186,12 @@ prefix_map = Table(
     Column("local_prefix", TOKEN, nullable=False, unique=True),
 )
 
-#: The SQLite R*Tree over resource locations, maintained by triggers: a separate
+#: The SQLite R*Tree over resource locations, written by spatial.py: a separate
 #: MetaData so neither create_all nor autogenerate ever sees it.
-spatial = MetaData()
+rtree_metadata = MetaData()
 resource_rtree = Table(
     "resource_rtree",
-    spatial,
+    rtree_metadata,
     Column("id", Integer, primary_key=True),
     Column("min_lat", Float),
     Column("max_lat", Float),

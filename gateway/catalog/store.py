@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Engine, func, select
 
 from gateway.catalog import feed, keystore, migrate, pullpoints, records, segments, uplinks, users
 from gateway.catalog.bulk import DEFAULT_BATCH, BulkLoad
-from gateway.catalog.db import open_engine
+from gateway.catalog.db import checkpoint, open_engine
 from gateway.catalog.errors import CatalogError, DuplicateUser, PullPointLimitReached
 from gateway.catalog.feed import ApplyResult
 from gateway.catalog.model import (
@@ -47,9 +47,9 @@ class Catalog:
             if engine.dialect.name == "postgresql" else engine
 
     @classmethod
-    def open(cls, url: str) -> Catalog:
+    def open(cls, url: str, *, autocheckpoint: bool = True) -> Catalog:
         """Connect to ``url`` (see db.open_engine); CatalogError with a one-line reason if that fails."""
-        return cls(open_engine(url))
+        return cls(open_engine(url, autocheckpoint=autocheckpoint))
 
     @property
     def dialect(self) -> str:
@@ -62,6 +62,10 @@ class Catalog:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def checkpoint(self) -> tuple[int, int]:
+        """See db.checkpoint: for a catalog opened with ``autocheckpoint=False``."""
+        return checkpoint(self.engine)
 
     # -- resources and the change feed -------------------------------------------------
 

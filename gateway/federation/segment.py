@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 from lxml import etree
@@ -32,6 +33,9 @@ from gateway.federation import protocol
 from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 
 log = logging.getLogger("gateway.federation")
+T = TypeVar("T")
+#: What the pulling task hands over: a batch and whether it ended the enumeration, or why pulling failed.
+Pulled = tuple[protocol.PullBatch, bool] | Exception
 
 #: Seconds a pull may overrun the heartbeat before the segment counts as down.
 GRACE = 5.0
@@ -42,6 +46,20 @@ MESSAGE_LIMIT = 1000
 BACKOFF_START, BACKOFF_CAP = 1.0, 30.0
 #: Timeout of calls other than PullMessages.
 CALL_TIMEOUT = 15.0
+
+
+async def _finishing(fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` in a worker thread that a cancellation waits for.
+
+    A catalog write cannot be abandoned halfway, and one that finished after
+    the session had ended could mark a segment up after it was marked down.
+    """
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait([work])
+        raise
 
 
 class Link:
@@ -106,23 +124,55 @@ class SegmentSync:
             delay = min(delay * 2, BACKOFF_CAP)
 
     async def session(self) -> None:
-        name, heartbeat = self.segment.name, self.segment.heartbeat
+        """One subscription: a pulling task feeding the storing stage through a one-batch queue.
+
+        While the catalog stores batch n, batch n+1 is already on its way, so
+        an enumeration runs at the pace of the slower side rather than the sum
+        of both.  Batches are stored strictly in order, at most three are held
+        (one being stored, one queued, one arriving), and a failed pull ends
+        the session only after the batches received before it are stored.
+        """
+        name = self.segment.name
         services = await self.link.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
         events_url = protocol.event_service_address(services)
-        created = await self.link.call(events_url, protocol.create_pull_point(max(60.0, 3 * heartbeat)), CALL_TIMEOUT)
+        created = await self.link.call(events_url, protocol.create_pull_point(max(60.0, 3 * self.segment.heartbeat)),
+                                       CALL_TIMEOUT)
         address = protocol.subscription_address(created)
         generation = await asyncio.to_thread(self.catalog.segment_begin_sync, name)
         log.info("segment %s: subscribed at %s (generation %d)", name, address, generation)
+        batches: asyncio.Queue[Pulled] = asyncio.Queue(maxsize=1)
+        pulling = asyncio.create_task(self._pull(address, batches))
+        try:
+            await self._store(generation, batches)
+        finally:
+            pulling.cancel()
+            await asyncio.wait([pulling])
+
+    async def _pull(self, address: str, batches: asyncio.Queue[Pulled]) -> None:
+        """Enumerate with short pulls until one comes back empty, then long-poll at the heartbeat."""
         enumerating = True
+        try:
+            while True:
+                timeout = ENUMERATION_TIMEOUT if enumerating else self.segment.heartbeat
+                body = await self.link.call(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
+                batch = await asyncio.to_thread(protocol.parse_pull, body)  # off the event loop: queries keep flowing
+                complete = enumerating and not batch.events and not batch.rejected
+                await batches.put((batch, complete))
+                enumerating = enumerating and not complete
+        except Exception as exc:  # handed to the storing stage, which raises it in its turn
+            await batches.put(exc)
+
+    async def _store(self, generation: int, batches: asyncio.Queue[Pulled]) -> None:
+        """Apply each batch in order; after the enumeration's last one, reconcile."""
         while True:
-            timeout = ENUMERATION_TIMEOUT if enumerating else heartbeat
-            body = await self.link.call(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
-            batch = protocol.parse_pull(body)
-            changed = await asyncio.to_thread(self._apply, generation, batch)
-            if enumerating and not batch.events and not batch.rejected:
-                changed += await asyncio.to_thread(self.catalog.segment_reconcile, name, generation)
-                enumerating = False
-                log.info("segment %s: enumeration complete", name)
+            pulled = await batches.get()
+            if isinstance(pulled, Exception):
+                raise pulled
+            batch, complete = pulled
+            changed = await _finishing(self._apply, generation, batch)
+            if complete:
+                changed += await _finishing(self.catalog.segment_reconcile, self.segment.name, generation)
+                log.info("segment %s: enumeration complete", self.segment.name)
             if changed:
                 self.notify()
 

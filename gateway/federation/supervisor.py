@@ -24,8 +24,8 @@ from gateway.uplink.transport import UplinkTransport
 
 log = logging.getLogger("gateway.federation")
 
-#: Seconds between reads of the segment table.
-INTERVAL = 2.0
+#: Seconds between reads of the segment table: how long a segment added by the CLI waits to start syncing.
+INTERVAL = 0.5
 
 
 def _config(segment: Segment) -> tuple[object, ...]:

@@ -56,6 +56,39 @@ def test_every_sqlite_connection_gets_the_pragmas_and_the_distance_function(tmp_
         engine.dispose()
 
 
+def test_without_autocheckpoint_commits_leave_the_wal_to_checkpoint(tmp_path: Path) -> None:
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'c.db'}", autocheckpoint=False)
+    try:
+        catalog.upgrade()
+        with catalog.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        catalog.apply([Resource(token=f"dev:cam{i}", name="x" * 2000) for i in range(3000)])  # > 1000 WAL pages
+        wal = tmp_path / "c.db-wal"
+        assert wal.stat().st_size > 1000 * 4096  # an autocheckpoint would have reset it at 1000 pages
+        frames, copied = catalog.checkpoint()
+        assert frames > 1000 and copied == frames
+        catalog.apply([Resource(token="dev:late")])
+        assert catalog.checkpoint()[0] < 10  # the next writer started the WAL over
+    finally:
+        catalog.close()
+
+
+def test_checkpoints_are_automatic_by_default(tmp_path: Path) -> None:
+    engine = db.open_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    finally:
+        engine.dispose()
+
+
+def test_a_checkpoint_is_harmless_on_either_backend(catalog: Catalog) -> None:
+    catalog.apply([Resource(token="dev:cam")])
+    frames, copied = catalog.checkpoint()
+    assert copied == frames  # nobody else is reading: everything is copied (PostgreSQL: nothing to do)
+    assert catalog.get("dev:cam") == Resource(token="dev:cam")
+
+
 def test_write_transactions_begin_immediate_and_reads_deferred(tmp_path: Path) -> None:
     engine = db.open_engine(f"sqlite:///{tmp_path / 'c.db'}")
     seen: list[str] = []

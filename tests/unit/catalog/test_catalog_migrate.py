@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from gateway.catalog import migrate
@@ -53,9 +54,9 @@ def test_the_spatial_objects_exist(catalog: Catalog) -> None:
         if catalog.dialect == "sqlite":
             names = set(conn.exec_driver_sql(
                 "SELECT name FROM sqlite_master WHERE name LIKE 'resource_rtree%'").scalars())
-            assert names == {"resource_rtree", "resource_rtree_node", "resource_rtree_parent",
-                             "resource_rtree_rowid", "resource_rtree_insert", "resource_rtree_update",
-                             "resource_rtree_delete"}
+            assert names == {"resource_rtree", "resource_rtree_node", "resource_rtree_parent", "resource_rtree_rowid"}
+            triggers = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").scalar()
+            assert triggers == 0  # the writers keep the R*Tree (catalog/spatial.py)
         else:
             index = conn.exec_driver_sql(
                 "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_resource__point'").scalar_one()
@@ -82,6 +83,55 @@ def test_the_rtree_follows_every_write_and_holds_only_located_resources(catalog:
     assert rtree() == [(2, 1.0, 2.0)]
     catalog.apply(deletes=["A:2"])
     assert rtree() == []
+    catalog.import_resources([Resource(token="B:1", lat=5.0, lon=6.0), Resource(token="B:2", name="nowhere")],
+                             replace=False)
+    assert rtree() == [(3, 5.0, 6.0)]
+    catalog.import_resources([Resource(token="B:1", lat=7.0, lon=8.0)], replace=True)
+    assert rtree() == [(3, 7.0, 8.0)]  # moved by the import, and B:2 deleted by it (never indexed)
+    catalog.import_resources([], replace=True)
+    assert rtree() == []
+
+
+def test_the_rtree_survives_the_move_from_triggers_to_writers_and_back(tmp_path: Path) -> None:
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'c.db'}")
+
+    def state() -> tuple[list[tuple[int, float]], int]:
+        with catalog.engine.connect() as conn:
+            boxes = [tuple(r) for r in conn.exec_driver_sql("SELECT id, min_lat FROM resource_rtree ORDER BY id")]
+            triggers = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").scalar()
+        return boxes, triggers
+
+    try:
+        migrate.upgrade(catalog.engine, "ad274f8036d1")
+        catalog.engine.dispose()
+        with catalog.engine.begin() as conn:  # written through the triggers of the older revision
+            conn.exec_driver_sql("INSERT INTO resource (token, kind, lat, lon, seq) VALUES ('old:1', 'MediaProfile', 1.0, 2.0, 1)")
+        assert state() == ([(1, 1.0)], 3)
+        catalog.upgrade()
+        assert state() == ([(1, 1.0)], 0)
+        catalog.apply([Resource(token="new:1", lat=3.0, lon=4.0)])
+        assert state() == ([(1, 1.0), (2, 3.0)], 0)
+        with catalog.engine.begin() as conn:
+            command.downgrade(migrate.alembic_config(conn), "ad274f8036d1")
+        assert state() == ([(1, 1.0), (2, 3.0)], 3)
+        catalog.engine.dispose()
+        with catalog.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM resource WHERE token = 'old:1'")
+        assert state() == ([(2, 3.0)], 3)  # the restored triggers work again
+    finally:
+        catalog.close()
+
+
+def test_a_gateway_refuses_a_catalog_migrated_past_its_code(tmp_path: Path) -> None:
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        catalog.upgrade()
+        with catalog.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+        with pytest.raises(CatalogError, match="cannot migrate the catalog: .*ffffffffffff"):
+            catalog.upgrade()
+    finally:
+        catalog.close()
 
 
 def test_sql_distance_is_the_python_distance_to_the_bit(catalog: Catalog) -> None:

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 from lxml import etree
 
+from gateway.catalog.errors import CatalogError
 from gateway.catalog.feed import ApplyResult
 from gateway.catalog.model import Operation, Resource, Segment
 from gateway.federation import segment as sync
@@ -139,3 +143,101 @@ def test_a_failing_segment_is_marked_down_and_retried_with_backoff(monkeypatch: 
     asyncio.run(go())
     assert [c for c in catalog.calls if c[0] == "reachable"][0][:2] == ("reachable", False)
     assert all(0.5 * 2**i <= d <= 2**i for i, d in enumerate(delays))  # jittered doubling
+
+
+class SlowCatalog(FakeCatalog):
+    """Applies take until ``release`` is set (or 5 s); ``finished`` counts the applies that completed."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        super().__init__()
+        self.release, self.started, self.finished = threading.Event(), threading.Event(), 0
+        self.fail_on = fail_on
+
+    def segment_apply(self, name: str, generation: int, updates: list) -> ApplyResult:
+        self.started.set()
+        if self.fail_on is not None and any(u.operation.value == self.fail_on for u in updates):
+            raise CatalogError("the catalog refused the batch")
+        self.release.wait(5.0)
+        result = super().segment_apply(name, generation, updates)
+        self.finished += 1
+        return result
+
+
+def pipelined(catalog: FakeCatalog, replies: list[bytes], on_pull: Callable[[int], Awaitable[None]]
+              ) -> httpx.AsyncClient:
+    """A segment answering pull n with ``replies[n]`` after ``await on_pull(n)``; past the script it hangs."""
+    pulls = [0]
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        body = request.content
+        if b"GetServices" in body:
+            return httpx.Response(200, content=services_reply())
+        if b"CreatePullPointSubscription" in body:
+            return httpx.Response(200, content=created_reply())
+        n, pulls[0] = pulls[0], pulls[0] + 1
+        await on_pull(n)
+        if n >= len(replies):
+            await asyncio.sleep(3600)
+        return httpx.Response(200, content=replies[n])
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle))
+
+
+def test_the_next_pull_is_sent_while_the_previous_batch_is_stored() -> None:
+    catalog = SlowCatalog()
+    during_apply: list[bool] = []
+
+    async def on_pull(n: int) -> None:
+        if n == 1:  # the second pull: is the first batch's apply running, not done?
+            await asyncio.to_thread(catalog.started.wait, 5.0)
+            during_apply.append(catalog.finished == 0)
+            catalog.release.set()
+
+    async def go() -> None:
+        replies = [pull_reply((CAM, Operation.INITIALIZED)), pull_reply(), pull_reply()]
+        async with pipelined(catalog, replies, on_pull) as client:
+            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, client, lambda: None).session())  # type: ignore[arg-type]
+            while not any(c[0] == "reconcile" for c in catalog.calls):
+                await asyncio.sleep(0.01)
+            session.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await session
+
+    asyncio.run(asyncio.wait_for(go(), 10))
+    assert during_apply == [True]
+    assert [c[0] for c in catalog.calls][:5] == ["begin", "reachable", "apply", "reachable", "reconcile"]
+
+
+def test_a_failed_store_ends_the_session_at_once_even_during_a_long_poll() -> None:
+    catalog = SlowCatalog(fail_on="Changed")
+    catalog.release.set()
+
+    async def go() -> BaseException:
+        replies = [pull_reply(), pull_reply((Resource(token=CAM.token, offline=True), Operation.CHANGED))]
+        async with pipelined(catalog, replies, lambda n: asyncio.sleep(0)) as client:  # pull 3 hangs
+            try:
+                await sync.SegmentSync(SEGMENT, catalog, client, lambda: None).session()  # type: ignore[arg-type]
+            except BaseException as exc:
+                return exc
+        raise AssertionError("session ended without an error")
+
+    started = time.monotonic()
+    end = asyncio.run(asyncio.wait_for(go(), 10))
+    assert isinstance(end, CatalogError)
+    assert time.monotonic() - started < 2.0  # not after the hanging pull's heartbeat + grace
+
+
+def test_a_cancelled_session_returns_only_after_its_catalog_write_finished() -> None:
+    catalog = SlowCatalog()
+
+    async def go() -> None:
+        async with pipelined(catalog, [pull_reply((CAM, Operation.INITIALIZED))], lambda n: asyncio.sleep(0)) as client:
+            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, client, lambda: None).session())  # type: ignore[arg-type]
+            while not catalog.started.is_set():
+                await asyncio.sleep(0.01)
+            session.cancel()
+            threading.Timer(0.3, catalog.release.set).start()
+            with pytest.raises(asyncio.CancelledError):
+                await session
+            assert catalog.finished == 1  # the write landed before the session let go, never after
+
+    asyncio.run(asyncio.wait_for(go(), 10))
