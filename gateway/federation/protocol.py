@@ -21,7 +21,7 @@ from gateway.addressing.context import parse_segment_token
 from gateway.addressing.tokens import TokenError
 from gateway.catalog.model import RESOURCE_KINDS, Operation, SegmentUpdate
 from gateway.catalog.scopes import has_space
-from gateway.federation.errors import SegmentFault, SegmentMisbehaved
+from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, TT, WSA, WSNT
 from gateway.onvif.time import format_duration
 from gateway.soap.build import build_request
@@ -89,11 +89,26 @@ def unsubscribe() -> tuple[etree._Element, str]:
     return etree.Element(f"{{{WSNT}}}Unsubscribe"), "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest"
 
 
-def reply_body(data: bytes) -> etree._Element:
-    """The body element of a segment's reply; a SOAP fault raises :class:`SegmentFault`."""
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """An HTTP reply of a segment as received, before any parsing."""
+
+    url: str
+    status: int
+    data: bytes
+
+
+def reply_body(reply: Reply) -> etree._Element:
+    """The body element of a segment's reply; a SOAP fault raises :class:`SegmentFault`.
+
+    A reply that is not SOAP is the segment misbehaving, unless its HTTP
+    status says the service is down, refuses us or is gone: then it is unavailable.
+    """
     try:
-        body = parse_envelope(data, max_bytes=MAX_REPLY_BYTES, vocab=_NO_SUBCODES).body
+        body = parse_envelope(reply.data, max_bytes=MAX_REPLY_BYTES, vocab=_NO_SUBCODES).body
     except SoapFault as exc:
+        if reply.status >= 500 or reply.status in (401, 403, 404):
+            raise SegmentUnavailable(f"HTTP {reply.status} from {reply.url}") from None
         raise SegmentMisbehaved(f"reply is not a SOAP 1.2 envelope: {exc.reason}") from None
     if body.tag == f"{{{SOAP_ENV}}}Fault":
         raise _fault(body)

@@ -34,8 +34,6 @@ from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbeha
 
 log = logging.getLogger("gateway.federation")
 T = TypeVar("T")
-#: What the pulling task hands over: a batch and whether it ended the enumeration, or why pulling failed.
-Pulled = tuple[protocol.PullBatch, bool] | Exception
 
 #: Seconds a pull may overrun the heartbeat before the segment counts as down.
 GRACE = 5.0
@@ -72,6 +70,11 @@ class Link:
         self.client = client
 
     async def call(self, url: str, request: tuple[etree._Element, str], timeout: float) -> etree._Element:
+        """The reply's body element, parsed here: for the small replies of the calls before pulling."""
+        return protocol.reply_body(await self.fetch(url, request, timeout))
+
+    async def fetch(self, url: str, request: tuple[etree._Element, str], timeout: float) -> protocol.Reply:
+        """The reply as received, for :func:`protocol.reply_body` to parse wherever the caller likes."""
         body, action = request
         data = protocol.request(body, action=action, to=url, credentials=self.credentials)
         headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
@@ -83,17 +86,11 @@ class Link:
                     if size > protocol.MAX_REPLY_BYTES:
                         raise SegmentMisbehaved(f"reply larger than {protocol.MAX_REPLY_BYTES} bytes")
                     chunks.append(chunk)
-                status = resp.status_code
+                return protocol.Reply(url=url, status=resp.status_code, data=b"".join(chunks))
         except httpx.TimeoutException:
             raise SegmentUnavailable(f"no answer from {url} within {timeout:.0f} s") from None
         except httpx.HTTPError as exc:
             raise SegmentUnavailable(f"{type(exc).__name__} talking to {url}: {exc}") from None
-        try:
-            return protocol.reply_body(b"".join(chunks))
-        except SegmentMisbehaved:
-            if status >= 500 or status in (401, 403, 404):
-                raise SegmentUnavailable(f"HTTP {status} from {url}") from None
-            raise
 
 
 class SegmentSync:
@@ -124,13 +121,16 @@ class SegmentSync:
             delay = min(delay * 2, BACKOFF_CAP)
 
     async def session(self) -> None:
-        """One subscription: a pulling task feeding the storing stage through a one-batch queue.
+        """One subscription: a pulling task feeding the storing stage through a one-reply queue.
 
-        While the catalog stores batch n, batch n+1 is already on its way, so
-        an enumeration runs at the pace of the slower side rather than the sum
-        of both.  Batches are stored strictly in order, at most three are held
-        (one being stored, one queued, one arriving), and a failed pull ends
-        the session only after the batches received before it are stored.
+        The pulling task only moves bytes, so the next PullMessages travels
+        while the catalog stores the current batch, and an enumeration runs at
+        the pace of the slower side rather than the sum of both.  Parsing and
+        storing share one worker thread: beside another busy Python thread,
+        SQLite's per-row release of the GIL made the writes three times slower.
+        Replies are stored strictly in order, at most three are held (one being
+        stored, one queued, one arriving), and a failed pull ends the session
+        only after the replies received before it are stored.
         """
         name = self.segment.name
         services = await self.link.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
@@ -140,43 +140,48 @@ class SegmentSync:
         address = protocol.subscription_address(created)
         generation = await asyncio.to_thread(self.catalog.segment_begin_sync, name)
         log.info("segment %s: subscribed at %s (generation %d)", name, address, generation)
-        batches: asyncio.Queue[Pulled] = asyncio.Queue(maxsize=1)
-        pulling = asyncio.create_task(self._pull(address, batches))
+        replies: asyncio.Queue[protocol.Reply | Exception] = asyncio.Queue(maxsize=1)
+        enumerated = asyncio.Event()
+        pulling = asyncio.create_task(self._pull(address, replies, enumerated))
         try:
-            await self._store(generation, batches)
+            await self._store(generation, replies, enumerated)
         finally:
             pulling.cancel()
             await asyncio.wait([pulling])
 
-    async def _pull(self, address: str, batches: asyncio.Queue[Pulled]) -> None:
-        """Enumerate with short pulls until one comes back empty, then long-poll at the heartbeat."""
-        enumerating = True
+    async def _pull(self, address: str, replies: asyncio.Queue[protocol.Reply | Exception],
+                    enumerated: asyncio.Event) -> None:
+        """Short pulls until the storing stage has seen the enumeration end, then long polls at the heartbeat.
+
+        The pulls already on their way when the end is seen are short ones:
+        they come back at once, with changes or empty, and are stored as such.
+        """
         try:
             while True:
-                timeout = ENUMERATION_TIMEOUT if enumerating else self.segment.heartbeat
-                body = await self.link.call(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
-                batch = await asyncio.to_thread(protocol.parse_pull, body)  # off the event loop: queries keep flowing
-                complete = enumerating and not batch.events and not batch.rejected
-                await batches.put((batch, complete))
-                enumerating = enumerating and not complete
+                timeout = self.segment.heartbeat if enumerated.is_set() else ENUMERATION_TIMEOUT
+                await replies.put(await self.link.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT),
+                                                        timeout + GRACE))
         except Exception as exc:  # handed to the storing stage, which raises it in its turn
-            await batches.put(exc)
+            await replies.put(exc)
 
-    async def _store(self, generation: int, batches: asyncio.Queue[Pulled]) -> None:
-        """Apply each batch in order; after the enumeration's last one, reconcile."""
+    async def _store(self, generation: int, replies: asyncio.Queue[protocol.Reply | Exception],
+                     enumerated: asyncio.Event) -> None:
+        """Parse and apply each reply in order; after the enumeration's last one, reconcile."""
         while True:
-            pulled = await batches.get()
-            if isinstance(pulled, Exception):
-                raise pulled
-            batch, complete = pulled
-            changed = await _finishing(self._apply, generation, batch)
-            if complete:
+            reply = await replies.get()
+            if isinstance(reply, Exception):
+                raise reply
+            changed, empty = await _finishing(self._apply, generation, reply)
+            if empty and not enumerated.is_set():
                 changed += await _finishing(self.catalog.segment_reconcile, self.segment.name, generation)
+                enumerated.set()
                 log.info("segment %s: enumeration complete", self.segment.name)
             if changed:
                 self.notify()
 
-    def _apply(self, generation: int, batch: protocol.PullBatch) -> int:
+    def _apply(self, generation: int, reply: protocol.Reply) -> tuple[int, bool]:
+        """Parse and store one PullMessages reply: (resources changed, whether it held nothing)."""
+        batch = protocol.parse_pull(protocol.reply_body(reply))
         name = self.segment.name
         now = dt.datetime.now(dt.UTC)
         changed = self.catalog.segment_set_reachable(name, True, error=None, now=now)
@@ -186,7 +191,7 @@ class SegmentSync:
         if batch.rejected:
             log.warning("segment %s: refused %d items, e.g. %s", name, len(batch.rejected), batch.rejected[0])
             self.catalog.segment_rejected(name, len(batch.rejected), batch.rejected[0])
-        return changed
+        return changed, not batch.events and not batch.rejected
 
     async def _down(self, error: str) -> None:
         log.warning("segment %s is down: %s", self.segment.name, error)

@@ -8,7 +8,7 @@ from lxml import etree
 
 from gateway.catalog.model import Operation, Resource, SegmentUpdate
 from gateway.federation import protocol
-from gateway.federation.errors import SegmentFault, SegmentMisbehaved
+from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif import faults
 from gateway.onvif.messages import append_resource_event
 from gateway.onvif.ns import NSMAP, TEV
@@ -29,6 +29,10 @@ def pull_reply(*events: tuple[Resource, Operation]) -> bytes:
     return build_response(resp, action="a", relates_to=None, nsmap=NSMAP)
 
 
+def body_of(data: bytes, status: int = 200) -> etree._Element:
+    return protocol.reply_body(protocol.Reply(url="http://seg/pp/1", status=status, data=data))
+
+
 def test_requests_are_addressed_and_authenticated() -> None:
     body, action = protocol.pull_messages(10, 1000)
     data = protocol.request(body, action=action, to="http://seg/pp/1", credentials=protocol.Credentials(user="u", password="p"))
@@ -39,7 +43,7 @@ def test_requests_are_addressed_and_authenticated() -> None:
 
 
 def test_our_own_events_round_trip() -> None:
-    batch = protocol.parse_pull(protocol.reply_body(pull_reply(
+    batch = protocol.parse_pull(body_of(pull_reply(
         (CAM, Operation.INITIALIZED), (CAM, Operation.DELETED),
         (Resource(token="p:2", kind="Recording"), Operation.CHANGED))))
     assert batch.rejected == []
@@ -58,22 +62,22 @@ def test_our_own_events_round_trip() -> None:
     (Resource(token="p:1", scopes=tuple(f"s:{i}" for i in range(65))), "scope"),
 ])
 def test_bad_items_are_refused_and_the_rest_kept(bad: Resource, why: str) -> None:
-    batch = protocol.parse_pull(protocol.reply_body(pull_reply((bad, Operation.INITIALIZED), (CAM, Operation.CHANGED))))
+    batch = protocol.parse_pull(body_of(pull_reply((bad, Operation.INITIALIZED), (CAM, Operation.CHANGED))))
     assert [e.token for e in batch.events] == [CAM.token]
     assert len(batch.rejected) == 1 and why in batch.rejected[0]
 
 
 def test_other_topics_are_ignored_and_unknown_kinds_refused() -> None:
     data = pull_reply((CAM, Operation.INITIALIZED)).replace(b"tns1:Resource/MediaProfile", b"tns1:VideoSource/Motion")
-    assert protocol.parse_pull(protocol.reply_body(data)).events == []
+    assert protocol.parse_pull(body_of(data)).events == []
     data = pull_reply((CAM, Operation.INITIALIZED)).replace(b"tns1:Resource/MediaProfile", b"tns1:Resource/Toaster")
-    assert "unsupported resource topic" in protocol.parse_pull(protocol.reply_body(data)).rejected[0]
+    assert "unsupported resource topic" in protocol.parse_pull(body_of(data)).rejected[0]
 
 
 def test_faults_are_typed() -> None:
     data = build_fault(faults.resource_unknown("gone"), relates_to=None, nsmap=NSMAP)
     with pytest.raises(SegmentFault) as info:
-        protocol.reply_body(data)
+        body_of(data)
     assert info.value.resource_unknown and info.value.code == "Sender"
 
 
@@ -85,7 +89,22 @@ def test_faults_are_typed() -> None:
 ])
 def test_broken_replies_are_misbehaviour(data: bytes) -> None:
     with pytest.raises(SegmentMisbehaved):
-        protocol.parse_pull(protocol.reply_body(data))
+        protocol.parse_pull(body_of(data))
+
+
+@pytest.mark.parametrize(("status", "error"), [
+    (500, SegmentUnavailable), (503, SegmentUnavailable), (401, SegmentUnavailable), (403, SegmentUnavailable),
+    (404, SegmentUnavailable), (200, SegmentMisbehaved), (400, SegmentMisbehaved),
+])
+def test_a_reply_that_is_not_soap_is_down_or_misbehaving_by_its_status(status: int, error: type) -> None:
+    with pytest.raises(error):
+        body_of(b"<html>Service Unavailable</html>", status)
+
+
+def test_a_fault_stays_a_fault_whatever_the_status() -> None:
+    data = build_fault(faults.resource_unknown("gone"), relates_to=None, nsmap=NSMAP)
+    with pytest.raises(SegmentFault):
+        body_of(data, 400)
 
 
 def test_a_reply_of_the_wrong_kind_is_misbehaviour() -> None:
@@ -101,6 +120,6 @@ def test_a_reply_of_the_wrong_kind_is_misbehaviour() -> None:
 @given(st.binary(max_size=2000))
 def test_any_bytes_give_a_batch_or_a_segment_error(data: bytes) -> None:
     try:
-        protocol.parse_pull(protocol.reply_body(data))
+        protocol.parse_pull(body_of(data))
     except (SegmentMisbehaved, SegmentFault):
         pass
