@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.catalog.errors import CatalogError
-from gateway.catalog.feed import ApplyResult
+from gateway.catalog.db import write_transaction
+from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, Write
 from gateway.catalog.model import PullPointState, Resource
 from gateway.catalog.schema import resource
 from gateway.catalog.store import Catalog
@@ -22,6 +23,18 @@ FAR = 2 ** 40  # a seq past any in these tests
 def stored_seq(catalog: Catalog, token: str) -> int:
     with catalog.engine.connect() as conn:
         return int(conn.execute(select(resource.c.seq).where(resource.c.token == token)).scalar_one())
+
+
+def test_rows_written_through_the_driver_read_back_exactly(catalog: Catalog) -> None:
+    """FeedWriter hands tuples to executemany itself (rows.py): times, floats and flags must survive as typed."""
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    odd = Resource(token="P1:odd", lat=-0.1 + 0.2, lon=1e-300, elevation=-8848.86, offline=True, scopes=("x:/é",))
+    with write_transaction(catalog.engine, FEED_LOCK) as conn:
+        FeedWriter(conn, at).write([Write(None, CAM), Write(None, odd)])
+    changes = catalog.changes_after(0, 10)
+    assert [c.at for c in changes] == [at.astimezone(dt.timezone.utc)] * 2
+    assert [c.new for c in changes] == [CAM, odd]
+    assert (catalog.get("P1:cam"), catalog.get("P1:odd")) == (CAM, odd)
 
 
 def test_creation_is_a_change_without_an_old_image(catalog: Catalog) -> None:
