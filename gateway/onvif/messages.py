@@ -20,9 +20,10 @@ from gateway.onvif.ns import DIALECT_CONCRETE
 from gateway.onvif.topics import topic_text
 from gateway.soap.build import SerializedBody
 
-#: Markup, and whitespace other than " " (which a parser would read back as a space), become
-#: references; anything else matched is a character XML 1.0 cannot carry at all.
-_ATTR_SPECIAL = re.compile('[&<>"\t\n\r]|[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+#: What an attribute value cannot hold as it is: markup, and whitespace other than " " (which a
+#: parser would read back as a space), become references; anything else matched is a character
+#: XML 1.0 cannot carry at all.  One negated class, which the regex engine scans fastest.
+_ATTR_SPECIAL = re.compile("[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ATTR_ESCAPE = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
 
 _NOTE_START = f'<wsnt:NotificationMessage><wsnt:Topic Dialect="{DIALECT_CONCRETE}">'
