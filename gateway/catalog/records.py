@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from gateway.catalog.errors import CatalogError
 from gateway.catalog.model import RESOURCE_KINDS, Resource
@@ -130,27 +130,41 @@ def aware(moment: dt.datetime) -> dt.datetime:
 def fetch(conn: Connection, stmt: Select[Any]) -> list[tuple[int, Resource]]:
     """Run ``stmt`` (selecting :data:`COLUMNS`) and attach each row's scopes in order."""
     rows = conn.execute(stmt).all()
-    scopes = load_scopes(conn, [row.id for row in rows])
+    scopes = load_scopes(conn, [row[0] for row in rows])
     return [
-        (row.id, Resource(
-            token=row.token, kind=row.kind, name=row.name, lat=row.lat, lon=row.lon,
-            elevation=row.elevation, offline=row.offline, scopes=tuple(scopes.get(row.id, ())),
-        ))
-        for row in rows
+        (rid, Resource(token=token, kind=kind, name=name, lat=lat, lon=lon, elevation=elevation, offline=offline,
+                       scopes=scopes.get(rid, ())))
+        for rid, token, kind, name, lat, lon, elevation, offline in rows
     ]
 
 
-def load_scopes(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+_SCOPE_COLUMNS = (resource_scope.c.resource_id, resource_scope.c.uri)
+_SCOPE_ORDER = (resource_scope.c.resource_id, resource_scope.c.pos)
+#: Compiled once each by SQLAlchemy: the ids are parameters, not literals.
+_SCOPES_IN = select(*_SCOPE_COLUMNS).where(
+    resource_scope.c.resource_id.in_(bindparam("ids", expanding=True))).order_by(*_SCOPE_ORDER)
+_SCOPES_BETWEEN = select(*_SCOPE_COLUMNS).where(
+    resource_scope.c.resource_id.between(bindparam("low"), bindparam("high"))).order_by(*_SCOPE_ORDER)
+
+
+def load_scopes(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The scope URIs of each of ``ids`` that has any, in their stored order.
+
+    The ids of an enumeration's page are (nearly) consecutive: they are read as
+    one range, and the few others in it dropped; scattered ids go by ``IN``.
+    """
     out: dict[int, list[str]] = {}
-    for chunk in chunks(ids, IN_CHUNK):
-        stmt = (
-            select(resource_scope.c.resource_id, resource_scope.c.uri)
-            .where(resource_scope.c.resource_id.in_(chunk))
-            .order_by(resource_scope.c.resource_id, resource_scope.c.pos)
-        )
-        for rid, uri in conn.execute(stmt):
-            out.setdefault(rid, []).append(uri)
-    return out
+    if ids and max(ids) - min(ids) < 2 * len(ids):
+        wanted = set(ids)
+        rows = conn.execute(_SCOPES_BETWEEN, {"low": min(ids), "high": max(ids)}).all()
+        for rid, uri in rows:
+            if rid in wanted:
+                out.setdefault(rid, []).append(uri)
+    else:
+        for chunk in chunks(ids, IN_CHUNK):
+            for rid, uri in conn.execute(_SCOPES_IN, {"ids": chunk}).all():
+                out.setdefault(rid, []).append(uri)
+    return {rid: tuple(uris) for rid, uris in out.items()}
 
 
 def by_tokens(conn: Connection, tokens: Iterable[str]) -> dict[str, tuple[int, Resource]]:

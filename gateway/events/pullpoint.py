@@ -19,10 +19,11 @@ from gateway.events.cursor import collect
 from gateway.events.service import termination_time
 from gateway.onvif import faults
 from gateway.onvif.access import READ_MEDIA
-from gateway.onvif.messages import append_resource_event
+from gateway.onvif.messages import pull_messages_response
 from gateway.onvif.ns import TEV, WSNT
 from gateway.onvif.time import TimeFormatError, format_utc, parse_duration
 from gateway.onvif.xml import child, element, sub, utcnow
+from gateway.soap.build import SerializedBody
 from gateway.soap.dispatch import Operation, Request, Service
 
 PULL_ACTION = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/"
@@ -77,7 +78,7 @@ def merge_after_pull(loaded: PullPointState, pulled: PullPointState, stored: Pul
     return dataclasses.replace(base, termination=max(stored.termination, pulled.termination))
 
 
-async def pull_messages(req: Request) -> etree._Element:
+async def pull_messages(req: Request) -> SerializedBody:
     ctx: EventContext = req.state.events
     timeout, limit = _pull_arguments(req, ctx)
     state = loaded = await _load(req)
@@ -105,13 +106,7 @@ async def pull_messages(req: Request) -> etree._Element:
             raise faults.resource_unknown("the subscription was removed while pulling")
     finally:
         ctx.busy.discard(state.id)
-    resp = element(f"{{{TEV}}}PullMessagesResponse")
-    sub(resp, f"{{{TEV}}}CurrentTime", format_utc(now))
-    sub(resp, f"{{{TEV}}}TerminationTime", format_utc(state.termination))
-    utc = format_utc(now)
-    for resource, operation in events:
-        append_resource_event(resp, resource, operation, utc)
-    return resp
+    return pull_messages_response(format_utc(now), format_utc(state.termination), events)
 
 
 async def renew(req: Request) -> etree._Element:

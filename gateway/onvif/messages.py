@@ -1,28 +1,46 @@
 """Resource Query property events as ``wsnt:NotificationMessage`` elements (digest §1.4, §1.8, §2.12).
 
-This is the hot path of every enumeration, so it appends straight into the
-response element with pre-computed Clark tags; the response root declares the
-``tns1``/``tt`` prefixes that the topic text and item types rely on.
+This is the hot path of every enumeration, so a PullMessagesResponse of
+resource events is written as XML text, not built as a tree: a dozen
+SubElement calls per message and the serialisation after them cost eight
+times the text (in process, over bench's 100,000-resource city: about 50
+against 6 µs a resource).  The text is what lxml writes for the same tree,
+byte for byte: values are escaped as its serialiser escapes attribute
+values, and a character XML cannot carry is refused, as lxml refuses it.
+It spells the prefixes of :data:`~gateway.onvif.ns.NSMAP` (``tev``,
+``wsnt``, ``tt``, and ``tns1`` in the topic text), which the envelope of
+every reply declares.
 """
 from __future__ import annotations
 
-from lxml import etree
+import re
+from collections.abc import Iterable
 
 from gateway.catalog.model import Operation, Resource
-from gateway.onvif.ns import DIALECT_CONCRETE, TT, WSNT
+from gateway.onvif.ns import DIALECT_CONCRETE
 from gateway.onvif.topics import topic_text
+from gateway.soap.build import SerializedBody
 
-_NOTIFICATION = f"{{{WSNT}}}NotificationMessage"
-_TOPIC = f"{{{WSNT}}}Topic"
-_WSNT_MESSAGE = f"{{{WSNT}}}Message"
-_MESSAGE = f"{{{TT}}}Message"
-_SOURCE = f"{{{TT}}}Source"
-_DATA = f"{{{TT}}}Data"
-_SIMPLE = f"{{{TT}}}SimpleItem"
-_ELEMENT = f"{{{TT}}}ElementItem"
-_GEO = f"{{{TT}}}GeoLocation"
+#: What an attribute value cannot hold as it is: markup, and whitespace other than " " (which a
+#: parser would read back as a space), become references; anything else matched is a character
+#: XML 1.0 cannot carry at all.  One negated class, which the regex engine scans fastest.
+_ATTR_SPECIAL = re.compile("[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ATTR_ESCAPE = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
 
-_SE = etree.SubElement
+_NOTE_START = f'<wsnt:NotificationMessage><wsnt:Topic Dialect="{DIALECT_CONCRETE}">'
+_NOTE_END = "</tt:Message></wsnt:Message></wsnt:NotificationMessage>"
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match[0]
+    if char not in _ATTR_ESCAPE:
+        raise ValueError(f"{match.string!r} holds {char!r}, which XML cannot carry")
+    return _ATTR_ESCAPE[char]
+
+
+def _attr(value: str) -> str:
+    """``value`` as the content of a double-quoted attribute."""
+    return _ATTR_SPECIAL.sub(_escape, value)
 
 
 def _num(value: float) -> str:
@@ -30,28 +48,43 @@ def _num(value: float) -> str:
     return repr(value) if value != int(value) else str(int(value))
 
 
-def append_resource_event(parent: etree._Element, resource: Resource, operation: Operation, utc: str) -> None:
-    """Append one property event for ``resource`` to ``parent``.
+def pull_messages_response(current_time: str, termination_time: str,
+                           events: Iterable[tuple[Resource, Operation]]) -> SerializedBody:
+    """``tev:PullMessagesResponse`` with one property event per (resource, operation), in order.
+
+    ``current_time`` (also every message's UtcTime) and ``termination_time``
+    are xs:dateTime texts (onvif.time.format_utc).
+    """
+    text = [f"<tev:PullMessagesResponse><tev:CurrentTime>{current_time}</tev:CurrentTime>"
+            f"<tev:TerminationTime>{termination_time}</tev:TerminationTime>"]
+    for resource, operation in events:
+        _write_event(text, resource, operation, current_time)
+    text.append("</tev:PullMessagesResponse>")
+    return SerializedBody("".join(text).encode())
+
+
+def _write_event(text: list[str], resource: Resource, operation: Operation, utc: str) -> None:
+    """Append one event to ``text``.
 
     ``resource`` is already projected by the subscription's SelectFilter, so
     every item it still carries is emitted; a ``Deleted`` event carries the
     identity only (digest §1.6).
     """
-    note = _SE(parent, _NOTIFICATION)
-    topic = _SE(note, _TOPIC, Dialect=DIALECT_CONCRETE)
-    topic.text = topic_text(resource.kind)
-    msg = _SE(_SE(note, _WSNT_MESSAGE), _MESSAGE, UtcTime=utc, PropertyOperation=operation.value)
-    _SE(_SE(msg, _SOURCE), _SIMPLE, Name="Token", Value=resource.token)
+    text.append(f"{_NOTE_START}{topic_text(resource.kind)}</wsnt:Topic><wsnt:Message>"
+                f'<tt:Message UtcTime="{utc}" PropertyOperation="{operation.value}">'
+                f'<tt:Source><tt:SimpleItem Name="Token" Value="{_attr(resource.token)}"/></tt:Source>')
     if operation is Operation.DELETED:
+        text.append(_NOTE_END)
         return
-    data = _SE(msg, _DATA)
+    items = []
     if resource.name is not None:
-        _SE(data, _SIMPLE, Name="Name", Value=resource.name)
+        items.append(f'<tt:SimpleItem Name="Name" Value="{_attr(resource.name)}"/>')
     if resource.lat is not None and resource.lon is not None:
-        geo = _SE(_SE(data, _ELEMENT, Name="Location"), _GEO, lon=_num(resource.lon), lat=_num(resource.lat))
-        if resource.elevation is not None:
-            geo.set("elevation", _num(resource.elevation))
-    for scope in resource.scopes:
-        _SE(data, _SIMPLE, Name="Scope", Value=scope)
+        elevation = f' elevation="{_num(resource.elevation)}"' if resource.elevation is not None else ""
+        items.append(f'<tt:ElementItem Name="Location"><tt:GeoLocation lon="{_num(resource.lon)}" '
+                     f'lat="{_num(resource.lat)}"{elevation}/></tt:ElementItem>')
+    items.extend(f'<tt:SimpleItem Name="Scope" Value="{_attr(scope)}"/>' for scope in resource.scopes)
     if resource.offline is not None:
-        _SE(data, _SIMPLE, Name="Offline", Value="true" if resource.offline else "false")
+        items.append(f'<tt:SimpleItem Name="Offline" Value="{"true" if resource.offline else "false"}"/>')
+    # An element without content is written as lxml writes it.
+    text.append(f"<tt:Data>{''.join(items)}</tt:Data>{_NOTE_END}" if items else f"<tt:Data/>{_NOTE_END}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from copy import deepcopy
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -23,24 +24,42 @@ from gateway.soap.ns import FAULT_ACTION, SOAP_ENV, WSA, XML, qn
 _NOT_XML_CHAR = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+@dataclass(frozen=True)
+class SerializedBody:
+    """A reply body its handler wrote as UTF-8 XML text, put into ``env:Body`` as it is.
+
+    For replies too large to build as a tree cheaply: a thousand events are
+    cheaper to write as text than as elements to build and serialise.  The
+    handler answers for the text being well-formed; it may use the prefixes
+    of the application's table, which the envelope declares.
+    """
+
+    xml: bytes
+
+
 def build_response(
-    body: etree._Element | Sequence[etree._Element],
+    body: etree._Element | Sequence[etree._Element] | SerializedBody,
     *,
     action: str,
     relates_to: str | None,
     nsmap: Mapping[str, str],
 ) -> bytes:
-    """Wrap a handler's body element(s) in an envelope with ``wsa:Action`` and ``wsa:RelatesTo``.
+    """Wrap a handler's body element(s) or text in an envelope with ``wsa:Action`` and ``wsa:RelatesTo``.
 
     The body elements are moved (not copied) into the envelope: responses can
     be large, and the handler is done with them.
     """
-    elements = [body] if isinstance(body, etree._Element) else list(body)
-    root, _ = _envelope(nsmap, ())
+    root, prefixes = _envelope(nsmap, ())
     header = etree.SubElement(root, qn(SOAP_ENV, "Header"))
     _addressing(header, action, relates_to)
+    if isinstance(body, SerializedBody):
+        # The envelope without a Body ends with its closing tag; the Body goes just before it.
+        env = prefixes[SOAP_ENV]
+        data, end = _serialize(root), f"</{env}:Envelope>".encode()
+        assert data.endswith(end)
+        return b"".join((data[:-len(end)], f"<{env}:Body>".encode(), body.xml, f"</{env}:Body>".encode(), end))
     body_el = etree.SubElement(root, qn(SOAP_ENV, "Body"))
-    body_el.extend(elements)
+    body_el.extend([body] if isinstance(body, etree._Element) else list(body))
     return _serialize(root)
 
 

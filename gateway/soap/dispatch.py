@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from gateway.soap.build import SerializedBody
 from gateway.soap.envelope import Envelope
 from gateway.soap.fault import SoapFault
 
@@ -41,8 +42,8 @@ class Request:
     state: Any  # the application's shared state (catalog, settings, ...)
 
 
-#: A handler returns the response body element(s), or raises SoapFault.
-Handler = Callable[[Request], Awaitable[etree._Element | list[etree._Element]]]
+#: A handler returns the response body element(s) or text, or raises SoapFault.
+Handler = Callable[[Request], Awaitable[etree._Element | list[etree._Element] | SerializedBody]]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -186,6 +186,17 @@ def test_snapshot_pages_by_id_with_scopes_in_order(catalog: Catalog) -> None:
     assert catalog.snapshot_page(everything, 2, 10) == [(4, Resource(token="P3:b"))]  # ids are never reused
 
 
+@pytest.mark.parametrize("picked", [range(1, 41), range(1, 41, 2), range(3, 41, 3), [1, 40], [17]],
+                         ids=["all", "every 2nd", "every 3rd", "ends", "one"])
+def test_pages_get_their_own_scopes_whether_dense_or_scattered(catalog: Catalog, picked: range | list[int]) -> None:
+    # Ids close together are read as a range of scope rows, others by IN: neither may leak a neighbour's.
+    made = [Resource(token=f"P:{i:02d}", scopes=tuple(f"s://{i}/{n}" for n in range(i % 4))) for i in range(1, 41)]
+    catalog.apply(made)
+    wanted = [made[i - 1] for i in picked]
+    page = catalog.snapshot_page(resource.c.id.in_(list(picked)), 0, 100)
+    assert page == [(i, r) for i, r in zip(picked, wanted, strict=True)]
+
+
 def test_iter_resources_is_by_token_across_batches(catalog: Catalog) -> None:
     tokens = [f"P{i % 3}:{i:03d}" for i in range(25)]
     catalog.apply([Resource(token=t) for t in tokens])

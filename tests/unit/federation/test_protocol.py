@@ -10,7 +10,7 @@ from gateway.catalog.model import Operation, Resource, SegmentUpdate
 from gateway.federation import protocol
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif import faults
-from gateway.onvif.messages import append_resource_event
+from gateway.onvif.messages import pull_messages_response
 from gateway.onvif.ns import NSMAP, TEV
 from gateway.soap.build import build_fault, build_response
 from gateway.soap.envelope import parse_envelope
@@ -21,11 +21,7 @@ CAM = Resource(token="32010001071321008015:Profile_1", name="Gate 8", lat=32.06,
 
 
 def pull_reply(*events: tuple[Resource, Operation]) -> bytes:
-    resp = etree.Element(f"{{{TEV}}}PullMessagesResponse", nsmap=NSMAP)
-    etree.SubElement(resp, f"{{{TEV}}}CurrentTime").text = "2026-01-01T00:00:00Z"
-    etree.SubElement(resp, f"{{{TEV}}}TerminationTime").text = "2026-01-01T00:01:00Z"
-    for resource, op in events:
-        append_resource_event(resp, resource, op, "2026-01-01T00:00:00Z")
+    resp = pull_messages_response("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", events)
     return build_response(resp, action="a", relates_to=None, nsmap=NSMAP)
 
 

@@ -10,7 +10,7 @@ from soapkit import T, fault_of, ter
 from zeep.exceptions import Fault as ZeepFault
 
 from gateway.onvif.ns import NSMAP, TER, TEV
-from gateway.soap.build import build_fault, build_response
+from gateway.soap.build import SerializedBody, build_fault, build_response
 from gateway.soap.fault import (
     MUST_UNDERSTAND,
     RECEIVER,
@@ -45,6 +45,13 @@ def test_response_without_message_id_has_no_relates_to_and_keeps_list_order() ->
     assert root.find("s:Header/wsa:RelatesTo", namespaces=NS) is None
     assert [el.text for el in root.find("s:Body", namespaces=NS)] == ["1", "2"]
     assert root.prefix == "env"
+
+
+@pytest.mark.parametrize("nsmap", [NSMAP, {}])
+def test_a_serialized_body_is_written_where_its_element_would_be(nsmap: dict[str, str]) -> None:
+    as_text = SerializedBody(etree.tostring(item("a & b")))
+    assert build_response(as_text, action="urn:act", relates_to="urn:uuid:9", nsmap=nsmap) == \
+        build_response(item("a & b"), action="urn:act", relates_to="urn:uuid:9", nsmap=nsmap)
 
 
 def test_every_prefix_of_the_table_is_declared_on_the_root_even_if_unused() -> None:
