@@ -13,7 +13,9 @@ session restarts after a jittered backoff that doubles up to
 :data:`BACKOFF_CAP`.  (2) ``ResourceUnknownFault`` (the segment restarted and
 lost our pull point) resubscribes at once without marking anything down.
 (3) Replies are read with a size cap, so a flooding segment cannot grow our
-memory; bad items are refused and counted, good ones applied.
+memory; bad items are refused and counted, good ones applied.  (4) The
+backoff starts over after a session that stored anything, and an uplinked
+segment's backoff ends as soon as it connects again (the supervisor's ``pause``).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import httpx
@@ -34,6 +36,8 @@ from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbeha
 
 log = logging.getLogger("gateway.federation")
 T = TypeVar("T")
+#: How a sync waits out a backoff of so many seconds; it may end early when retrying is worth it.
+Pause = Callable[[float], Awaitable[object]]
 
 #: Seconds a pull may overrun the heartbeat before the segment counts as down.
 GRACE = 5.0
@@ -93,17 +97,25 @@ class Link:
             raise SegmentUnavailable(f"{type(exc).__name__} talking to {url}: {exc}") from None
 
 
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
 class SegmentSync:
     """The supervised task of one segment."""
 
-    def __init__(self, segment: Segment, catalog: Catalog, client: httpx.AsyncClient, notify: Callable[[], None]) -> None:
+    def __init__(self, segment: Segment, catalog: Catalog, client: httpx.AsyncClient, notify: Callable[[], None],
+                 pause: Pause | None = None) -> None:
         self.segment, self.catalog, self.notify = segment, catalog, notify
+        self.pause = pause if pause is not None else _sleep
         self.link = Link(segment, client)
+        self._stored = False  # whether the current session stored a reply (Rule 4)
 
     async def run(self) -> None:
         """Sessions forever; between failed ones, mark down and back off."""
         delay = BACKOFF_START
         while True:
+            self._stored = False
             try:
                 await self.session()
             except SegmentFault as exc:
@@ -114,10 +126,9 @@ class SegmentSync:
                     continue
             except SegmentError as exc:
                 await self._down(str(exc))
-            else:
+            if self._stored:
                 delay = BACKOFF_START
-                continue
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await self.pause(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, BACKOFF_CAP)
 
     async def session(self) -> None:
@@ -172,6 +183,7 @@ class SegmentSync:
             if isinstance(reply, Exception):
                 raise reply
             changed, empty = await _finishing(self._apply, generation, reply)
+            self._stored = True
             if empty and not enumerated.is_set():
                 changed += await _finishing(self.catalog.segment_reconcile, self.segment.name, generation)
                 enumerated.set()

@@ -11,6 +11,7 @@ difference.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
@@ -76,7 +77,10 @@ class Supervisor:
                     log.error("sync of segment %s crashed; restarting", name, exc_info=running[1].exception())
                 await self._stop(name)
             client = _client(segment, self.uplinks)
-            task = asyncio.create_task(SegmentSync(segment, self.catalog, client, self.notify).run(), name=f"sync:{name}")
+            # An uplinked segment ends its backoff as soon as it connects again.
+            pause = functools.partial(self.uplinks.next_attach, name) if segment.uplinked else None
+            sync = SegmentSync(segment, self.catalog, client, self.notify, pause)
+            task = asyncio.create_task(sync.run(), name=f"sync:{name}")
             self._tasks[name] = (_config(segment), task, client)
 
     async def _stop(self, name: str) -> None:

@@ -5,7 +5,8 @@ the one it replaces, for the caller to close (a connector that reconnects
 before we noticed its old link died must win).  Detaching is conditional, so
 the end of a replaced link never removes its successor.  :meth:`wait` lets a
 request arriving just before a segment reconnects wait briefly for it, as a
-TCP connect would.
+TCP connect would; :meth:`next_attach` lets a segment's sync end its backoff
+when the segment connects again.
 """
 from __future__ import annotations
 
@@ -48,6 +49,16 @@ class UplinkRegistry:
         except TimeoutError:
             return None
         return self.get(segment)
+
+    async def next_attach(self, segment: str, timeout: float) -> bool:
+        """Whether a new link attaches for ``segment`` within ``timeout`` seconds (a live one does not count)."""
+        event = self._attached.setdefault(segment, asyncio.Event())
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def segments(self) -> list[str]:
         """The segments with a live link, by name."""

@@ -241,3 +241,23 @@ def test_a_cancelled_session_returns_only_after_its_catalog_write_finished() -> 
             assert catalog.finished == 1  # the write landed before the session let go, never after
 
     asyncio.run(asyncio.wait_for(go(), 10))
+
+
+def test_the_backoff_starts_over_after_a_session_that_stored_something() -> None:
+    delays: list[float] = []
+    script: list[bytes | Exception] = [httpx.ConnectError("down")] * 3 + [
+        pull_reply((CAM, Operation.INITIALIZED)), httpx.ConnectError("down again"), httpx.ConnectError("still")]
+
+    async def pause(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 5:
+            raise asyncio.CancelledError
+
+    async def go() -> None:
+        async with scripted(script) as client:
+            with pytest.raises(asyncio.CancelledError):
+                await sync.SegmentSync(SEGMENT, FakeCatalog(), client, lambda: None, pause).run()  # type: ignore[arg-type]
+
+    asyncio.run(go())
+    bounds = [(0.5, 1), (1, 2), (2, 4), (0.5, 1), (1, 2)]  # the fourth session stored a batch, then failed
+    assert all(low <= d <= high for d, (low, high) in zip(delays, bounds, strict=True)), delays
