@@ -951,7 +951,6 @@ def where_time_goes(r: Results) -> list[str]:
     s, b = r.sync, r.breakdown
     leaf_s = r.capture_seconds
     steps_sum = sum(sec for _, sec in b.steps)
-    accounted = leaf_s + steps_sum
     lines = [
         "## Where the sync's time goes",
         "",
