@@ -10,16 +10,25 @@ import math
 
 #: IUGG mean Earth radius; the location filter's radius is metres on this sphere.
 EARTH_RADIUS_M = 6_371_008.8
+#: Magnitudes below this count as 0 in :func:`haversine_m` (1e-100 degrees is 1e-94 m).  PostgreSQL
+#: raises an error where a float operation underflows to 0, so the SQL twin of this function
+#: (revision 3d5e8a1f0b27) flushes the same values first, and both stay equal to the bit.
+TINY = 1e-100
 
 Box = tuple[float, float, float, float]  # (min_lat, max_lat, min_lon, max_lon)
 
 
+def _flush(x: float) -> float:
+    return 0.0 if abs(x) < TINY else x
+
+
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance in metres between two WGS84 points (degrees)."""
+    lat1, lon1, lat2, lon2 = _flush(lat1), _flush(lon1), _flush(lat2), _flush(lon2)
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp = p2 - p1
     dl = math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    a = _flush(math.sin(dp / 2)) ** 2 + math.cos(p1) * math.cos(p2) * _flush(math.sin(dl / 2)) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 

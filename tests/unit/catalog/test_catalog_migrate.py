@@ -13,7 +13,7 @@ from sqlalchemy import text
 from gateway.catalog import migrate
 from gateway.catalog.db import open_engine
 from gateway.catalog.errors import CatalogError
-from gateway.catalog.geo import EARTH_RADIUS_M, haversine_m
+from gateway.catalog.geo import EARTH_RADIUS_M, TINY, haversine_m
 from gateway.catalog.model import Resource
 from gateway.catalog.store import Catalog
 
@@ -141,6 +141,10 @@ def test_sql_distance_is_the_python_distance_to_the_bit(catalog: Catalog) -> Non
               for _ in range(300)]
     points += [(90.0, 0.0, -90.0, 0.0), (0.0, 179.9999, 0.0, -179.9999), (52.0, 13.0, 52.0, 13.0),
                (0.0, 0.0, 0.0, 180.0), (45.0, 10.0, 45.0000001, 10.0000001)]
+    # Tiny magnitudes, where a PostgreSQL float operation that underflows to 0 raises instead.
+    tiny = [2.3754256833753714e-194, 1e-322, 5e-324, -1e-200, 1e-100, 1.0000000000000002e-100, 3e-162, 1e-150]
+    points += [(t, 0.0, 0.0, 0.0) for t in tiny] + [(0.0, t, 0.0, 0.0) for t in tiny]
+    points += [(t, -t, 1e-99, 2e-99) for t in tiny] + [(1.0, 1.0, 1.0 + 1e-15, 1.0 - 1e-15)]
     with catalog.engine.connect() as conn:
         for p in points:
             sql = conn.execute(text("SELECT gw_distance_m(:a, :b, :c, :d)"),
@@ -151,6 +155,24 @@ def test_sql_distance_is_the_python_distance_to_the_bit(catalog: Catalog) -> Non
 def test_the_first_revision_freezes_the_earth_radius_of_geo() -> None:
     (first,) = VERSIONS.glob("*_902e76286c4c_catalog.py")
     assert f"EARTH_RADIUS_M = {EARTH_RADIUS_M:_}" in first.read_text()
+    (flush,) = VERSIONS.glob("*_3d5e8a1f0b27_distance_without_underflow.py")
+    assert f"EARTH_RADIUS_M = {EARTH_RADIUS_M:_}" in flush.read_text() and f"TINY = {TINY!r}" in flush.read_text()
+
+
+def test_a_location_query_survives_coordinates_that_underflow(catalog: Catalog) -> None:
+    """One resource stored at latitude 1e-200 must not make location queries fail (PostgreSQL raised)."""
+    from gateway.query.model import LocationFilter, ResourceQuery
+    from gateway.query.sql import where_clause
+
+    tiny = [Resource(token=f"T:{i}", lat=v, lon=w) for i, (v, w) in enumerate(
+        [(2.3754256833753714e-194, 0.0), (1e-322, 5e-324), (0.0, -1e-200), (1e-5, 0.0)])]
+    catalog.apply(tiny)
+    for radius in (0.0, 1.0, 2000.0):
+        query = ResourceQuery(location=LocationFilter(lat=0.0, lon=0.0, radius=radius))
+        found = {r.token for _, r in catalog.snapshot_page(where_clause(query, catalog.dialect), 0, 100)}
+        expected = {r.token for r in tiny if haversine_m(r.lat, r.lon, 0.0, 0.0) <= radius}
+        assert found == expected, radius
+    assert {"T:0", "T:1", "T:2"} <= found and "T:3" in found
 
 
 def test_concurrent_upgrades_queue_and_both_succeed(catalog_url: str) -> None:
