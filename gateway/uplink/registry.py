@@ -42,12 +42,7 @@ class UplinkRegistry:
         """The segment's live link, waiting up to ``timeout`` seconds for one to attach."""
         if (link := self.get(segment)) is not None or timeout <= 0:
             return link
-        event = self._attached.setdefault(segment, asyncio.Event())
-        try:
-            async with asyncio.timeout(timeout):
-                await event.wait()
-        except TimeoutError:
-            return None
+        await self.next_attach(segment, timeout)
         return self.get(segment)
 
     async def next_attach(self, segment: str, timeout: float) -> bool:
