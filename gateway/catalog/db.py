@@ -139,11 +139,7 @@ def checkpoint(engine: Engine) -> tuple[int, int]:
     if engine.dialect.name != "sqlite":
         return 0, 0
     with engine.connect() as conn:
-        cursor = conn.connection.cursor()  # the driver's own: a checkpoint cannot run inside a transaction
-        try:
-            _busy, frames, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        finally:
-            cursor.close()
+        _busy, frames, copied = sqlite_pragma(conn, "wal_checkpoint(PASSIVE)") or (0, 0, 0)
     return int(frames), int(copied)
 
 
@@ -156,13 +152,13 @@ def immediate(conn: Connection) -> Connection:
     return conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"}) if conn.dialect.name == "sqlite" else conn
 
 
-def sqlite_pragma(conn: Connection, pragma: str) -> None:
-    """Run ``PRAGMA pragma`` outside any transaction (inside one, some are silently ignored)."""
+def sqlite_pragma(conn: Connection, pragma: str) -> tuple[Any, ...] | None:
+    """Run ``PRAGMA pragma`` outside any transaction (inside one, some are silently ignored); its first row."""
     if conn.in_transaction():
         raise CatalogError(f"PRAGMA {pragma} needs a connection outside a transaction")
     cursor = conn.connection.cursor()  # the driver's own: SQLAlchemy would BEGIN first
     try:
-        cursor.execute(f"PRAGMA {pragma}")
+        return cursor.execute(f"PRAGMA {pragma}").fetchone()
     finally:
         cursor.close()
 
