@@ -67,6 +67,7 @@ for path in (ROOT, HERE):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import benchlib
 import query as qb  # bench/query.py: the catalog cache, the server process, the SOAP client
 from lxml import etree
 
@@ -548,22 +549,6 @@ PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _group(key: tuple[str, int, str]) -> str:
-    filename, _, name = key
-    if filename == "~":
-        if "sqlite3" in name:
-            return "C: sqlite3 (SQL execution)"
-        if "lxml" in name or "etree" in name:
-            return "C: lxml"
-        if "socket" in name or "recv" in name or "send" in name:
-            return "C: sockets"
-        return "C: other built-ins"
-    for group, fragments in PACKAGES:
-        if any(f in filename for f in fragments):
-            return group
-    return "other Python"
-
-
 @dataclass
 class DistrictProfile:
     resources: int
@@ -627,7 +612,8 @@ def profile_district(leaf: Node, work: Path, heartbeat: float, target: int, poll
     groups: dict[str, float] = {}
     for key, value in entries.items():
         if qb._fn_label(key) not in qb.IDLE:
-            groups[_group(key)] = groups.get(_group(key), 0.0) + value[2]
+            group = benchlib.code_group(key, PACKAGES)
+            groups[group] = groups.get(group, 0.0) + value[2]
     result.by_package = sorted(((g, sec, sec / busy) for g, sec in groups.items()), key=lambda t: -t[1])
     top = sorted(((k, v[2]) for k, v in entries.items() if qb._fn_label(k) not in qb.IDLE), key=lambda kv: -kv[1])
     result.top_self = [(qb._fn_label(k), own, own / busy) for k, own in top[:12]]

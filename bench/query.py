@@ -65,6 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import benchlib
 import httpx
 from lxml import etree
 
@@ -557,18 +558,9 @@ class Server:
         return self.url.rsplit("/onvif/", 1)[0] + "/onvif/event_service"
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
+        if self.proc is not None:
+            benchlib.stop_gateway(self.proc)
+            self.proc = None
 
 
 # --------------------------------------------------------------------------- the SOAP client
@@ -1085,7 +1077,7 @@ def read_profile(base: Path, requests: int) -> ProfileReport:
     groups: dict[str, float] = {}
     for key, value in entries.items():
         if _fn_label(key) not in IDLE:
-            group = _package(key)
+            group = benchlib.code_group(key, PACKAGES)
             groups[group] = groups.get(group, 0.0) + value[2]
     return ProfileReport(
         loop_busy=loop_total - loop_idle, worker_busy=worker_busy, requests=requests, watched=watched,
@@ -1108,24 +1100,6 @@ PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("hypercorn, h11, h2", ("/hypercorn/", "/h11/", "/h2/", "/hpack/", "/wsproto/")),
     ("asyncio, selectors, threads", ("/asyncio/", "selectors.py", "/concurrent/", "threading.py", "queue.py")),
 )
-
-
-def _package(key: tuple[str, int, str]) -> str:
-    filename, _, name = key
-    if filename == "~":
-        if "sqlite3" in name:
-            return "C: sqlite3 (SQL execution, row fetch)"
-        if "lxml" in name or "etree" in name:
-            return "C: lxml"
-        if "socket" in name:
-            return "C: sockets"
-        if "math." in name:
-            return "C: math (haversine)"
-        return "C: other built-ins"
-    for group, fragments in PACKAGES:
-        if any(f in filename for f in fragments):
-            return group
-    return "other Python"
 
 
 def _fn_label(key: tuple[str, int, str]) -> str:

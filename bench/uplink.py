@@ -76,6 +76,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import benchlib
 import h2
 import httpx
 import hypercorn
@@ -223,18 +224,9 @@ class GatewayProcess:
         return int(urlsplit(self.url).port or 0)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
+        if self.proc is not None:
+            benchlib.stop_gateway(self.proc)
+            self.proc = None
 
 
 # --------------------------------------------------------------------------- TLS material
