@@ -1,25 +1,42 @@
-"""What the benchmarks share: stopping a gateway process, and grouping profiled code by where it lives."""
+"""What the benchmarks share: progress lines, stopping a process, writing the report, grouping profiled code."""
 from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Sequence
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 #: (group, path fragments): the first group whose fragment is in a profiled function's file names it.
 Packages = Sequence[tuple[str, Sequence[str]]]
 
 
-def stop_gateway(proc: subprocess.Popen[str]) -> None:
-    """SIGTERM (the gateway drains gracefully), SIGKILL after 60 s, then close its stdout pipe."""
+def log(message: str) -> None:
+    """Progress on stderr, so stdout carries only the results table."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def stop_process(proc: subprocess.Popen[str], grace: float = 60.0) -> None:
+    """SIGTERM (a gateway drains gracefully), SIGKILL after ``grace`` seconds, then close its stdout pipe."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(60)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
     if proc.stdout:
         proc.stdout.close()
+
+
+def write_report(out: str, markdown: str, as_json: Callable[[], str] | None = None) -> None:
+    """Write the results to ``out`` (JSON when it ends in .json and ``as_json`` is given), print the markdown."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(as_json() if as_json is not None and path.suffix == ".json" else markdown)
+    print(markdown)
+    log(f"results written to {path}")
 
 
 def code_group(key: tuple[str, int, str], packages: Packages) -> str:

@@ -1236,12 +1236,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     results = run(args)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = render_json(results) if out.suffix == ".json" else render_markdown(results)
-    out.write_text(text)
-    print(render_markdown(results))
-    log(f"results written to {out}")
+    benchlib.write_report(args.out, render_markdown(results), lambda: render_json(results))
 
 
 if __name__ == "__main__":

@@ -110,9 +110,7 @@ _NOTIFICATION = f"{{{WSNT}}}NotificationMessage"
 _TOKEN_ITEM = f"{{{TT}}}Source/{{{TT}}}SimpleItem"
 
 
-def log(message: str) -> None:
-    """Progress on stderr, so stdout carries only the results table."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+log = benchlib.log
 
 
 # --------------------------------------------------------------------------- statistics
@@ -559,7 +557,7 @@ class Server:
 
     def stop(self) -> None:
         if self.proc is not None:
-            benchlib.stop_gateway(self.proc)
+            benchlib.stop_process(self.proc)
             self.proc = None
 
 
@@ -1486,12 +1484,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     args = parse_args(argv)
     results = run(args)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = render_json(results) if out.suffix == ".json" else render_markdown(results)
-    out.write_text(text)
-    print(render_markdown(results))
-    log(f"results written to {out}")
+    benchlib.write_report(args.out, render_markdown(results), lambda: render_json(results))
 
 
 if __name__ == "__main__":

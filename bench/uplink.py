@@ -135,9 +135,7 @@ _MESSAGE_END = re.compile(rb"</[A-Za-z0-9_]*:?NotificationMessage>")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def log(message: str) -> None:
-    """Progress on stderr, so stdout carries only the results table."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+log = benchlib.log
 
 
 def _pct(values: Sequence[float], pct: float) -> float:
@@ -225,7 +223,7 @@ class GatewayProcess:
 
     def stop(self) -> None:
         if self.proc is not None:
-            benchlib.stop_gateway(self.proc)
+            benchlib.stop_process(self.proc)
             self.proc = None
 
 
@@ -1006,12 +1004,7 @@ async def tls_floor(pki: Pki, steps: Sequence[int]) -> list[tuple[int, int]]:
     finally:
         for writer in writers:
             writer.transport.abort()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        benchlib.stop_process(proc, grace=30)
 
 
 async def idle_uplinks(args: argparse.Namespace, tmp: Path, pki: Pki) -> Idle:
@@ -1470,12 +1463,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     args = parse_args(argv)
     results = asyncio.run(_run(args))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = render(results)
-    out.write_text(text)
-    print(text)
-    log(f"results written to {out}")
+    benchlib.write_report(args.out, render(results))
 
 
 if __name__ == "__main__":
