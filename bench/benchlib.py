@@ -1,12 +1,14 @@
 """What the benchmarks share: progress lines, stopping a process, writing the report, grouping profiled code."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 #: (group, path fragments): the first group whose fragment is in a profiled function's file names it.
 Packages = Sequence[tuple[str, Sequence[str]]]
@@ -56,3 +58,14 @@ def code_group(key: tuple[str, int, str], packages: Packages) -> str:
         if any(f in filename for f in fragments):
             return group
     return "other Python"
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with dataclasses, tuples and nested containers turned into what ``json.dumps`` takes."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value

@@ -1046,18 +1046,8 @@ def render_markdown(r: Results) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
 def render_json(r: Results) -> str:
-    data = _jsonable(r)
+    data = benchlib.jsonable(r)
     data |= {"sync_rate": r.sync.rate, "raw_rate": r.raw_rate, "ratio": r.ratio, "sync_ok": r.sync_ok,
              "latency_ok": r.latency_ok}
     return json.dumps(data, indent=1, default=str)

@@ -1330,16 +1330,8 @@ def render_markdown(r: Results) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def render_json(r: Results) -> str:
-    data = _jsonable(r)
+    data = benchlib.jsonable(r)
     data |= {"drain_ratio": r.drain_ratio, "first_page_ok": r.first_page_ok, "drain_ok": r.drain_ok}
     return json.dumps(data, indent=1)
 
