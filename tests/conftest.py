@@ -7,6 +7,7 @@ PostgreSQL cases carry the ``postgres`` marker (``-m "not postgres"`` skips them
 """
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,23 @@ from sqlalchemy.pool import NullPool
 from gateway.catalog.store import Catalog
 
 POSTGRES_ENV = "VMSGW_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(autouse=True)
+def root_log_handlers() -> Iterator[None]:
+    """Put back the root logger's handlers: the CLI run in-process points them at pytest's captured,
+    soon closed, stderr, and later tests' log records would fail to write there."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
 
 
 def backends() -> list[object]:
