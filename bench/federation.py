@@ -19,10 +19,11 @@ One run, with real ``python -m gateway serve`` processes on loopback:
    read-only every ``--poll`` seconds until it holds every leaf resource; the
    token set is then checked against the leaf.
 4. **Where the sync's time goes** — the captured replies are replayed through
-   the district's own functions in the bench's process (``protocol.reply_body``,
-   ``protocol.parse_pull``, ``Catalog.segment_set_reachable``,
-   ``Catalog.segment_apply`` into a fresh catalog), timed, then once more under
-   cProfile.
+   the district's own functions in the bench's process, stage by stage: what
+   a reply-parsing process does (``protocol.reply_body``, ``protocol.parse_pull``,
+   pickling the batch) and what the storing thread does (unpickling it,
+   ``Catalog.segment_set_reachable``, ``Catalog.segment_apply`` into a fresh
+   catalog), timed; then a second district syncs under cProfile.
 5. **Change latency** — a city gateway gets the district as its segment and
    syncs (its rate is reported too).  Pull points are opened at the leaf, the
    district and the city (hand-built SOAP 1.2 + WS-UsernameToken
@@ -183,14 +184,28 @@ def add_segment(upper: Node, name: str, lower: Node, heartbeat: float) -> None:
 
 
 def process_cpu(node: Node) -> float:
-    """User + system CPU seconds of the node's server process so far (Linux /proc), NaN if unknown."""
+    """CPU seconds (user + system) of the node's server process and its children so far (Linux /proc), NaN if
+    unknown: the children are a syncing gateway's reply-parsing processes."""
     if node.server is None or node.server.proc is None:
         return math.nan
+    pid = node.server.proc.pid
     try:
-        fields = Path(f"/proc/{node.server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                    for c in (task / "children").read_text().split()]
+        fields = _stat(pid)
     except OSError:
         return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, and those of children it already waited for
+    for child in children:
+        try:
+            ticks += sum(int(f) for f in _stat(child)[11:13])
+        except OSError:  # ended meanwhile: counted once it is waited for
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def read_only(path: Path) -> sqlite3.Connection:
@@ -458,12 +473,26 @@ def watch_sync(upper: Node, segment: str, lower: Node, expected: set[str], heart
 class Breakdown:
     """The district's per-pull steps, replayed in-process on the captured replies (no HTTP, no profiler)."""
 
-    steps: list[tuple[str, float]]  # (step, seconds for the whole sync)
+    steps: list[tuple[str, str, float]]  # (stage, step, seconds for the whole sync)
     statements: int  # SQL statements executed by segment_apply over the whole sync
+
+    def stage(self, name: str) -> float:
+        return sum(sec for stage, _, sec in self.steps if stage == name)
+
+
+#: The district's two stages, which run at once on different cores: a reply-parsing process, the storing thread.
+PARSING, STORING = "parsing process", "storing thread"
 
 
 def replay_breakdown(pages: Sequence[bytes], work: Path) -> Breakdown:
-    """The district's per-pull work on the captured replies, in the bench's process, into a fresh catalog."""
+    """The district's per-pull work on the captured replies, in the bench's process, into a fresh catalog.
+
+    Both stages run here one after the other; the batch goes through the same pickling as between a
+    parsing process and the district (``ForkingPickler``), so its cost on each side is measured too.
+    """
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
     from sqlalchemy import event
 
     from gateway.catalog.model import Segment
@@ -471,8 +500,12 @@ def replay_breakdown(pages: Sequence[bytes], work: Path) -> Breakdown:
     from gateway.federation import protocol
 
     log(f"replaying {len(pages)} captured replies through the district's own functions (timed, no HTTP)")
-    names = ("reply parsing (protocol.reply_body)", "event reading and validation (protocol.parse_pull)",
-             "segment_set_reachable", "segment_apply (mirror + feed, one transaction)")
+    names = ((PARSING, "reply parsing (protocol.reply_body)"),
+             (PARSING, "event reading and validation (protocol.parse_pull)"),
+             (PARSING, "sending the batch back (pickle)"),
+             (STORING, "receiving the batch (unpickle)"),
+             (STORING, "segment_set_reachable"),
+             (STORING, "segment_apply (mirror + feed, one transaction)"))
     steps = dict.fromkeys(names, 0.0)
     statements, counting = [0], [False]
 
@@ -493,15 +526,19 @@ def replay_breakdown(pages: Sequence[bytes], work: Path) -> Breakdown:
             t0 = time.perf_counter()
             body = protocol.reply_body(protocol.Reply(url="captured", status=200, data=page))
             t1 = time.perf_counter()
-            batch = protocol.parse_pull(body)
+            parsed = protocol.parse_pull(body)
             t2 = time.perf_counter()
-            catalog.segment_set_reachable("leaf", True, error=None, now=dt.datetime.now(dt.UTC))
+            sent = ForkingPickler.dumps(parsed)
             t3 = time.perf_counter()
+            batch = pickle.loads(sent)
+            t4 = time.perf_counter()
+            catalog.segment_set_reachable("leaf", True, error=None, now=dt.datetime.now(dt.UTC))
+            t5 = time.perf_counter()
             counting[0] = True
             catalog.segment_apply("leaf", gen, batch.events)
             counting[0] = False
-            t4 = time.perf_counter()
-            for name, sec in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            t6 = time.perf_counter()
+            for name, sec in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True):
                 steps[name] += sec
             done += len(batch.events)
             progress(done)
@@ -510,7 +547,7 @@ def replay_breakdown(pages: Sequence[bytes], work: Path) -> Breakdown:
         catalog.close()
         for leftover in work.glob("replay.db*"):
             leftover.unlink()
-    return Breakdown(steps=list(steps.items()), statements=statements[0])
+    return Breakdown(steps=[(stage, step, sec) for (stage, step), sec in steps.items()], statements=statements[0])
 
 
 #: Cumulative CPU of these in the profiled district: (file suffix, function, label).
@@ -518,9 +555,7 @@ WATCH: tuple[tuple[str, str, str], ...] = (
     ("gateway/federation/segment.py", "fetch", "Link.fetch: one PullMessages exchange (request, HTTP, reply bytes)"),
     ("gateway/federation/protocol.py", "request", "  request building (UsernameToken, envelope)"),
     ("httpx/_models.py", "aiter_bytes", "  receiving the reply body (httpx, h11)"),
-    ("gateway/federation/segment.py", "_apply", "SegmentSync._apply (catalog worker thread: parse, then store)"),
-    ("gateway/federation/protocol.py", "reply_body", "  reply parsing (parse_envelope)"),
-    ("gateway/federation/protocol.py", "parse_pull", "  event reading and validation (parse_pull)"),
+    ("gateway/federation/segment.py", "_apply", "SegmentSync._apply (storing thread; parsed in other processes)"),
     ("gateway/catalog/segments.py", "set_reachable", "  segment_set_reachable"),
     ("gateway/catalog/segments.py", "apply", "  segment_apply (one write transaction per pull)"),
     ("gateway/catalog/mirror.py", "load", "    looking up stored resources (mirror.load)"),
@@ -857,7 +892,7 @@ def summary(r: Results) -> list[str]:
          f"{s.resources:,} in {s.seconds:.2f} s = **{s.rate:,.0f}/s**"),
         ("  of which: until the first resources arrive / steady rate after that",
          f"{s.first_seconds:.2f} s / {s.steady_rate:,.0f}/s"),
-        ("  CPU used meanwhile by the district / the leaf process",
+        ("  CPU used meanwhile by the district (with its parsing processes) / the leaf process",
          (f"{s.upper_cpu:.1f} s / {s.lower_cpu:.1f} s of {s.seconds:.1f} s "
           f"({(s.upper_cpu + s.lower_cpu) / s.seconds:.0%} of one core)")),
         ("raw limit: plain lxml parse + plain SQL executemany of the same replies",
@@ -936,32 +971,32 @@ def details(r: Results) -> list[str]:
 def where_time_goes(r: Results) -> list[str]:
     s, b = r.sync, r.breakdown
     leaf_s = r.capture_seconds
-    steps_sum = sum(sec for _, sec in b.steps)
     lines = [
         "## Where the sync's time goes",
         "",
-        ("The district's pulling task only moves bytes; one worker thread parses and stores each reply in order. "
-         "So the leaf answers pull n+1 while the district stores batch n, and with both sides busy the sync "
-         "would take as long as the slower one; but they share the machine's cores (and the district's event "
-         "loop shares its process's GIL with the worker). The leaf's part is the capture's HTTP time; the "
+        ("Three stages overlap: the leaf answers pull n+2 while a reply-parsing process of the district reads "
+         "reply n+1 and the district's storing thread writes batch n (its pulling task only moves bytes). So the "
+         "sync would run at the pace of the slowest stage, if each had a core of its own; on this machine they "
+         "share the cores, with the district's event loop too. The leaf's part is the capture's HTTP time; the "
          "district's steps are the captured replies replayed through its own functions in the bench's process "
          "(no HTTP, no profiler), into a fresh catalog, with every server stopped."),
         "",
-        f"| step | seconds for {s.resources:,} | share of the sync ({s.seconds:.2f} s) |",
-        "| --- | --- | --- |",
-        (f"| leaf: answering {r.capture_pulls} PullMessages over HTTP (capture, client-timed) | {leaf_s:.2f} | "
+        f"| stage | step | seconds for {s.resources:,} | share of the sync ({s.seconds:.2f} s) |",
+        "| --- | --- | --- | --- |",
+        (f"| leaf | answering {r.capture_pulls} PullMessages over HTTP (capture, client-timed) | {leaf_s:.2f} | "
          f"{_share(leaf_s, s.seconds)} |"),
-        *(f"| district: {name} | {sec:.2f} | {_share(sec, s.seconds)} |" for name, sec in b.steps),
-        f"| district: sum of its steps | {steps_sum:.2f} | {_share(steps_sum, s.seconds)} |",
-        (f"| CPU of both processes during the sync (/proc), on {os.cpu_count()} cores | "
-         f"{s.upper_cpu + s.lower_cpu:.2f} | {_share(s.upper_cpu + s.lower_cpu, s.seconds)} |"),
+        *(f"| district: {stage} | {name} | {sec:.2f} | {_share(sec, s.seconds)} |" for stage, name, sec in b.steps),
+        *(f"| district: {stage} | all its steps | {b.stage(stage):.2f} | {_share(b.stage(stage), s.seconds)} |"
+          for stage in (PARSING, STORING)),
+        (f"| both processes | CPU during the sync (/proc; the district's parsing processes included), on "
+         f"{os.cpu_count()} cores | {s.upper_cpu + s.lower_cpu:.2f} | {_share(s.upper_cpu + s.lower_cpu, s.seconds)} |"),
         "",
         (f"`segment_apply` ran {b.statements:,} SQL statements for {s.resources:,} resources "
          f"({b.statements / max(r.capture_pulls, 1):.0f} per pull): per batch a "
          f"handful of executemany statements through the driver (change rows, resource rows, R*Tree rows, scope "
          f"rows) and the lookups of stored resources, ids and device prefixes."),
         "",
-        _bound_text(r, leaf_s, steps_sum),
+        _bound_text(r, leaf_s),
     ]
     p = r.profile
     if p is not None:
@@ -973,8 +1008,9 @@ def where_time_goes(r: Results) -> list[str]:
             (f"A second, empty district, run by `bench/query.py --profiled-serve` (cProfile with a per-thread CPU "
              f"clock on the event loop and on every `asyncio.to_thread` catalog call, started once the server is "
              f"up), syncs the first {p.resources:,} resources from the same leaf. CPU: event loop "
-             f"{p.loop_busy:.2f} s + catalog workers {p.worker_busy:.2f} s = {p.busy:.2f} s. cProfile inflates "
-             f"call-heavy Python code (SQLAlchemy most), so read shares, not seconds."),
+             f"{p.loop_busy:.2f} s + catalog workers {p.worker_busy:.2f} s = {p.busy:.2f} s. Its reply-parsing "
+             f"processes, and the threads that hand batches to and from them, are not in this profile. cProfile "
+             f"inflates call-heavy Python code (SQLAlchemy most), so read shares, not seconds."),
             "",
             "| part | function | cumulative CPU s | share of the district's CPU |",
             "| --- | --- | --- | --- |",
@@ -995,15 +1031,19 @@ def where_time_goes(r: Results) -> list[str]:
     return lines
 
 
-def _bound_text(r: Results, leaf_s: float, steps_sum: float) -> str:
-    """What the measured parts imply for the sync rate: the slower side alone, and the cores' share."""
-    s = r.sync
-    leaf_rate, district_rate = r.size / leaf_s, s.resources / steps_sum
-    cpu_bound = (s.upper_cpu + s.lower_cpu) / (os.cpu_count() or 1)
-    return (f"Overlapped, the bound is the slower side alone: the leaf at {leaf_rate:,.0f}/s, the district's "
-            f"in-process steps at {district_rate:,.0f}/s ({steps_sum / s.resources * 1e6:.0f} µs per resource). "
-            f"The two processes used {s.upper_cpu + s.lower_cpu:.1f} CPU-seconds, {cpu_bound:.1f} s per core of the "
-            f"{s.seconds:.1f} s: the rest is waiting, for the other side or for a core.")
+def _bound_text(r: Results, leaf_s: float) -> str:
+    """What the measured parts imply for the sync rate: the slowest stage alone, and the cores' share."""
+    s, b = r.sync, r.breakdown
+    rates = [(f"the leaf at {r.size / leaf_s:,.0f}/s", r.size / leaf_s)]
+    rates += [(f"the district's {stage} at {s.resources / b.stage(stage):,.0f}/s "
+               f"({b.stage(stage) / s.resources * 1e6:.0f} µs per resource)", s.resources / b.stage(stage))
+              for stage in (PARSING, STORING)]
+    slowest = min(rates, key=lambda pair: pair[1])[0]
+    cpu = s.upper_cpu + s.lower_cpu
+    return (f"Overlapped, the bound is the slowest stage alone: {'; '.join(text for text, _ in rates)}; so "
+            f"{slowest.split(' at ')[0]}. The processes used {cpu:.1f} CPU-seconds, "
+            f"{cpu / (os.cpu_count() or 1):.1f} s per core of the {s.seconds:.1f} s: the rest is waiting, for "
+            f"another stage or for a core.")
 
 
 def where_latency_goes(r: Results) -> list[str]:

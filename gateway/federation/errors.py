@@ -8,6 +8,8 @@
     ├── SegmentFault         a well-formed SOAP fault; ``resource_unknown`` means our pull point is gone
     └── SegmentMisbehaved    not SOAP, wrong namespaces, oversized, items we must refuse: the segment is
                              lying or broken; its bad data never reaches the catalog
+
+A plain ``SegmentError`` says the process parsing a reply died on it (gateway.federation.parsing).
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ class SegmentFault(SegmentError):
     def __init__(self, code: str, subcodes: tuple[str, ...], detail: str | None, reason: str) -> None:
         super().__init__(f"{code} {'/'.join(subcodes)}: {reason}".strip())
         self.code, self.subcodes, self.detail, self.reason = code, subcodes, detail, reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Rebuilt from its fields when it comes back from a reply-parsing process."""
+        return type(self), (self.code, self.subcodes, self.detail, self.reason)
 
     @property
     def resource_unknown(self) -> bool:

@@ -115,6 +115,11 @@ def reply_body(reply: Reply) -> etree._Element:
     return body
 
 
+def read_pull(reply: Reply) -> PullBatch:
+    """The resource events of a PullMessages reply as received: :func:`reply_body`, then :func:`parse_pull`."""
+    return parse_pull(reply_body(reply))
+
+
 def _fault(fault: etree._Element) -> SegmentFault:
     local = [(v.text or "").strip().rsplit(":", 1)[-1] for v in fault.iter(f"{{{SOAP_ENV}}}Value")]
     reason = fault.findtext(f"{{{SOAP_ENV}}}Reason/{{{SOAP_ENV}}}Text") or ""

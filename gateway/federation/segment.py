@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from typing import TypeVar
 
 import httpx
@@ -33,6 +34,7 @@ from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.federation import protocol
 from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
+from gateway.federation.parsing import ReplyParsers
 
 log = logging.getLogger("gateway.federation")
 T = TypeVar("T")
@@ -105,8 +107,8 @@ class SegmentSync:
     """The supervised task of one segment."""
 
     def __init__(self, segment: Segment, catalog: Catalog, client: httpx.AsyncClient, notify: Callable[[], None],
-                 pause: Pause | None = None) -> None:
-        self.segment, self.catalog, self.notify = segment, catalog, notify
+                 parsers: ReplyParsers, pause: Pause | None = None) -> None:
+        self.segment, self.catalog, self.notify, self.parsers = segment, catalog, notify, parsers
         self.pause = pause if pause is not None else _sleep
         self.link = Link(segment, client)
         self._stored = False  # whether the current session stored a reply (Rule 4)
@@ -134,14 +136,16 @@ class SegmentSync:
     async def session(self) -> None:
         """One subscription: a pulling task feeding the storing stage through a one-reply queue.
 
-        The pulling task only moves bytes, so the next PullMessages travels
-        while the catalog stores the current batch, and an enumeration runs at
-        the pace of the slower side rather than the sum of both.  Parsing and
-        storing share one worker thread: beside another busy Python thread,
-        SQLite's per-row release of the GIL made the writes three times slower.
-        Replies are stored strictly in order, at most three are held (one being
-        stored, one queued, one arriving), and a failed pull ends the session
-        only after the replies received before it are stored.
+        The pulling task only moves bytes and hands each reply to a parsing
+        process (gateway.federation.parsing), so the next PullMessages travels
+        and the next reply is parsed while the catalog stores the current
+        batch: an enumeration runs at the pace of the slowest of the three
+        rather than their sum.  Storing has one worker thread: beside another
+        busy Python thread, SQLite's per-row release of the GIL made the writes
+        three times slower.  Replies are stored strictly in order, at most
+        three are held (one being stored, one queued, one arriving), and a
+        failed pull ends the session only after the replies received before it
+        are stored.
         """
         name = self.segment.name
         services = await self.link.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
@@ -151,7 +155,7 @@ class SegmentSync:
         address = protocol.subscription_address(created)
         generation = await asyncio.to_thread(self.catalog.segment_begin_sync, name)
         log.info("segment %s: subscribed at %s (generation %d)", name, address, generation)
-        replies: asyncio.Queue[protocol.Reply | Exception] = asyncio.Queue(maxsize=1)
+        replies: asyncio.Queue[Future[protocol.PullBatch] | Exception] = asyncio.Queue(maxsize=1)
         enumerated = asyncio.Event()
         pulling = asyncio.create_task(self._pull(address, replies, enumerated))
         try:
@@ -160,7 +164,7 @@ class SegmentSync:
             pulling.cancel()
             await asyncio.wait([pulling])
 
-    async def _pull(self, address: str, replies: asyncio.Queue[protocol.Reply | Exception],
+    async def _pull(self, address: str, replies: asyncio.Queue[Future[protocol.PullBatch] | Exception],
                     enumerated: asyncio.Event) -> None:
         """Short pulls until the storing stage has seen the enumeration end, then long polls at the heartbeat.
 
@@ -170,19 +174,20 @@ class SegmentSync:
         try:
             while True:
                 timeout = self.segment.heartbeat if enumerated.is_set() else ENUMERATION_TIMEOUT
-                await replies.put(await self.link.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT),
-                                                        timeout + GRACE))
+                reply = await self.link.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
+                await replies.put(self.parsers.submit(reply))
         except Exception as exc:  # handed to the storing stage, which raises it in its turn
             await replies.put(exc)
 
-    async def _store(self, generation: int, replies: asyncio.Queue[protocol.Reply | Exception],
+    async def _store(self, generation: int, replies: asyncio.Queue[Future[protocol.PullBatch] | Exception],
                      enumerated: asyncio.Event) -> None:
-        """Parse and apply each reply in order; after the enumeration's last one, reconcile."""
+        """Apply each parsed reply in order; after the enumeration's last one, reconcile."""
         while True:
-            reply = await replies.get()
-            if isinstance(reply, Exception):
-                raise reply
-            changed, empty = await _finishing(self._apply, generation, reply)
+            parsed = await replies.get()
+            if isinstance(parsed, Exception):
+                raise parsed
+            batch = await self.parsers.result(parsed)
+            changed, empty = await _finishing(self._apply, generation, batch)
             self._stored = True
             if empty and not enumerated.is_set():
                 changed += await _finishing(self.catalog.segment_reconcile, self.segment.name, generation)
@@ -191,9 +196,8 @@ class SegmentSync:
             if changed:
                 self.notify()
 
-    def _apply(self, generation: int, reply: protocol.Reply) -> tuple[int, bool]:
-        """Parse and store one PullMessages reply: (resources changed, whether it held nothing)."""
-        batch = protocol.parse_pull(protocol.reply_body(reply))
+    def _apply(self, generation: int, batch: protocol.PullBatch) -> tuple[int, bool]:
+        """Store one parsed PullMessages reply: (resources changed, whether it held nothing)."""
         name = self.segment.name
         now = dt.datetime.now(dt.UTC)
         changed = self.catalog.segment_set_reachable(name, True, error=None, now=now)

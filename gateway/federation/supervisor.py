@@ -3,7 +3,8 @@
 Segments are added and removed by ``vmsgw segment`` in another process, so the
 supervisor re-reads the table every :data:`INTERVAL` seconds: new segments get a
 task, removed ones lose theirs, a changed configuration restarts it, and a
-task that died of an unexpected error is logged and started again.  A
+task that died of an unexpected error is logged and started again.  All
+syncs share one pool of reply-parsing processes, started with the first.  A
 segment that connects to us through an uplink gets a client whose transport
 is its link (gateway.uplink.transport), so its sync cannot tell the
 difference.
@@ -19,6 +20,7 @@ import httpx
 
 from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
+from gateway.federation.parsing import ReplyParsers
 from gateway.federation.segment import SegmentSync
 from gateway.uplink.registry import UplinkRegistry
 from gateway.uplink.transport import UplinkTransport
@@ -45,6 +47,7 @@ class Supervisor:
     def __init__(self, catalog: Catalog, notify: Callable[[], None], uplinks: UplinkRegistry | None = None) -> None:
         self.catalog, self.notify = catalog, notify
         self.uplinks = uplinks if uplinks is not None else UplinkRegistry()  # empty: uplinked segments stay down
+        self.parsers = ReplyParsers()  # no process until the first segment
         self._tasks: dict[str, tuple[tuple[object, ...], asyncio.Task[None], httpx.AsyncClient]] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -63,6 +66,7 @@ class Supervisor:
         finally:
             for name in list(self._tasks):
                 await self._stop(name)
+            await self.parsers.aclose()
 
     async def _reconcile(self, segments: dict[str, Segment]) -> None:
         for name in [n for n in self._tasks if n not in segments]:
@@ -79,7 +83,8 @@ class Supervisor:
             client = _client(segment, self.uplinks)
             # An uplinked segment ends its backoff as soon as it connects again.
             pause = functools.partial(self.uplinks.next_attach, name) if segment.uplinked else None
-            sync = SegmentSync(segment, self.catalog, client, self.notify, pause)
+            sync = SegmentSync(segment, self.catalog, client, self.notify, self.parsers, pause)
+            self.parsers.start()
             task = asyncio.create_task(sync.run(), name=f"sync:{name}")
             self._tasks[name] = (_config(segment), task, client)
 

@@ -111,6 +111,14 @@ class Gateway:
         self.url = line[0].split("serving on", 1)[1].strip()
         return self
 
+    def children(self) -> set[int]:
+        """The server's child processes now (its reply parsers), from Linux's /proc."""
+        assert self.proc is not None
+        found: set[int] = set()
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        return found
+
     def stop(self) -> int | None:
         if self.proc is None:
             return None

@@ -175,13 +175,20 @@ def test_a_dead_leaf_goes_offline_and_comes_back_with_the_same_tokens(hierarchy:
     assert set(view.state) == set(before)  # same tokens, no duplicates
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="lists child processes through /proc")
 def test_restarting_the_district_loses_nothing(hierarchy: Hierarchy) -> None:
     h = hierarchy
     view = city_view(h)
     total = sum(len(r) for r in h.rows)
     view.wait(lambda s: len(s) == total, 30, "every leaf resource at the city")
     before = {t: (e.name, e.location) for t, e in view.state.items()}
-    h.district.stop()
+    parsers = h.district.children()
+    assert parsers  # the district reads its segments' replies in worker processes ...
+    assert h.district.stop() == 0
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in parsers):  # ... that end with it
+        assert time.monotonic() < deadline, "reply parsers outlived their gateway"
+        time.sleep(0.05)
     h.district.start(port=int(h.district.url.split(":")[2].split("/")[0]))
     fresh = city_view(h)
     fresh.wait(lambda s: len(s) == total, 30, "city complete after the district restart")

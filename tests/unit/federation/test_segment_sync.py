@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -15,12 +15,21 @@ from gateway.catalog.feed import ApplyResult
 from gateway.catalog.model import Operation, Resource, Segment
 from gateway.federation import segment as sync
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
+from gateway.federation.parsing import ReplyParsers
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP, TDS, TEV, WSA
 from gateway.soap.build import build_fault, build_response
 from tests.unit.federation.test_protocol import CAM, pull_reply
 
 SEGMENT = Segment(name="leaf", url="http://leaf/onvif/device_service", user="u", password="p", heartbeat=1.0)
+
+
+@pytest.fixture(scope="module")
+def parsers() -> Iterator[ReplyParsers]:
+    """One real pool of parsing processes for the module's syncs, as a gateway's supervisor keeps."""
+    pool = ReplyParsers(workers=1)
+    yield pool
+    asyncio.run(pool.aclose())
 
 
 def services_reply() -> bytes:
@@ -75,12 +84,12 @@ def scripted(pulls: list[bytes | Exception]) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(handle))
 
 
-def run_session(pulls: list[bytes | Exception]) -> tuple[FakeCatalog, BaseException]:
+def run_session(parsers: ReplyParsers, pulls: list[bytes | Exception]) -> tuple[FakeCatalog, BaseException]:
     catalog, woken = FakeCatalog(), []
 
     async def go() -> BaseException:
         async with scripted(pulls) as client:
-            task = sync.SegmentSync(SEGMENT, catalog, client, lambda: woken.append(1))  # type: ignore[arg-type]
+            task = sync.SegmentSync(SEGMENT, catalog, client, lambda: woken.append(1), parsers)  # type: ignore[arg-type]
             try:
                 await task.session()
             except BaseException as exc:  # the script ends with an error
@@ -90,8 +99,8 @@ def run_session(pulls: list[bytes | Exception]) -> tuple[FakeCatalog, BaseExcept
     return catalog, asyncio.run(go())
 
 
-def test_enumerate_then_reconcile_then_tail() -> None:
-    catalog, end = run_session([
+def test_enumerate_then_reconcile_then_tail(parsers: ReplyParsers) -> None:
+    catalog, end = run_session(parsers, [
         pull_reply((CAM, Operation.INITIALIZED)),
         pull_reply(),  # empty: enumeration complete
         pull_reply((Resource(token=CAM.token, offline=True), Operation.CHANGED)),
@@ -104,9 +113,9 @@ def test_enumerate_then_reconcile_then_tail() -> None:
     assert catalog.calls[6] == ("apply", 7, [("Changed", CAM.token)])
 
 
-def test_refused_items_are_counted_not_applied() -> None:
+def test_refused_items_are_counted_not_applied(parsers: ReplyParsers) -> None:
     bad = Resource(token="p:" + "x" * 70)
-    catalog, _ = run_session([pull_reply((bad, Operation.INITIALIZED), (CAM, Operation.INITIALIZED)),
+    catalog, _ = run_session(parsers, [pull_reply((bad, Operation.INITIALIZED), (CAM, Operation.INITIALIZED)),
                               httpx.ConnectError("x")])
     assert ("rejected", 1) in catalog.calls
     assert ("apply", 7, [("Initialized", CAM.token)]) in catalog.calls
@@ -119,12 +128,13 @@ def test_refused_items_are_counted_not_applied() -> None:
     (build_fault(faults.resource_unknown("gone"), relates_to=None, nsmap=NSMAP), SegmentFault),
     (b"<x/>" * (sync.protocol.MAX_REPLY_BYTES // 4 + 1), SegmentMisbehaved),
 ])
-def test_every_failure_is_a_typed_segment_error(step: bytes | Exception, error: type) -> None:
-    _, end = run_session([step])
+def test_every_failure_is_a_typed_segment_error(parsers: ReplyParsers, step: bytes | Exception, error: type) -> None:
+    _, end = run_session(parsers, [step])
     assert isinstance(end, error)
 
 
-def test_a_failing_segment_is_marked_down_and_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_segment_is_marked_down_and_retried_with_backoff(parsers: ReplyParsers,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     delays: list[float] = []
 
     async def no_sleep(delay: float) -> None:
@@ -138,7 +148,7 @@ def test_a_failing_segment_is_marked_down_and_retried_with_backoff(monkeypatch: 
     async def go() -> None:
         async with scripted([httpx.ConnectError("down")] * 10) as client:
             with pytest.raises(asyncio.CancelledError):
-                await sync.SegmentSync(SEGMENT, catalog, client, lambda: None).run()  # type: ignore[arg-type]
+                await sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).run()  # type: ignore[arg-type]
 
     asyncio.run(go())
     assert [c for c in catalog.calls if c[0] == "reachable"][0][:2] == ("reachable", False)
@@ -182,7 +192,7 @@ def pipelined(catalog: FakeCatalog, replies: list[bytes], on_pull: Callable[[int
     return httpx.AsyncClient(transport=httpx.MockTransport(handle))
 
 
-def test_the_next_pull_is_sent_while_the_previous_batch_is_stored() -> None:
+def test_the_next_pull_is_sent_while_the_previous_batch_is_stored(parsers: ReplyParsers) -> None:
     catalog = SlowCatalog()
     during_apply: list[bool] = []
 
@@ -195,7 +205,7 @@ def test_the_next_pull_is_sent_while_the_previous_batch_is_stored() -> None:
     async def go() -> None:
         replies = [pull_reply((CAM, Operation.INITIALIZED)), pull_reply(), pull_reply()]
         async with pipelined(catalog, replies, on_pull) as client:
-            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, client, lambda: None).session())  # type: ignore[arg-type]
+            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).session())  # type: ignore[arg-type]
             while not any(c[0] == "reconcile" for c in catalog.calls):
                 await asyncio.sleep(0.01)
             session.cancel()
@@ -207,7 +217,7 @@ def test_the_next_pull_is_sent_while_the_previous_batch_is_stored() -> None:
     assert [c[0] for c in catalog.calls][:5] == ["begin", "reachable", "apply", "reachable", "reconcile"]
 
 
-def test_a_failed_store_ends_the_session_at_once_even_during_a_long_poll() -> None:
+def test_a_failed_store_ends_the_session_at_once_even_during_a_long_poll(parsers: ReplyParsers) -> None:
     catalog = SlowCatalog(fail_on="Changed")
     catalog.release.set()
 
@@ -215,7 +225,7 @@ def test_a_failed_store_ends_the_session_at_once_even_during_a_long_poll() -> No
         replies = [pull_reply(), pull_reply((Resource(token=CAM.token, offline=True), Operation.CHANGED))]
         async with pipelined(catalog, replies, lambda n: asyncio.sleep(0)) as client:  # pull 3 hangs
             try:
-                await sync.SegmentSync(SEGMENT, catalog, client, lambda: None).session()  # type: ignore[arg-type]
+                await sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).session()  # type: ignore[arg-type]
             except BaseException as exc:
                 return exc
         raise AssertionError("session ended without an error")
@@ -226,12 +236,12 @@ def test_a_failed_store_ends_the_session_at_once_even_during_a_long_poll() -> No
     assert time.monotonic() - started < 2.0  # not after the hanging pull's heartbeat + grace
 
 
-def test_a_cancelled_session_returns_only_after_its_catalog_write_finished() -> None:
+def test_a_cancelled_session_returns_only_after_its_catalog_write_finished(parsers: ReplyParsers) -> None:
     catalog = SlowCatalog()
 
     async def go() -> None:
         async with pipelined(catalog, [pull_reply((CAM, Operation.INITIALIZED))], lambda n: asyncio.sleep(0)) as client:
-            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, client, lambda: None).session())  # type: ignore[arg-type]
+            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).session())  # type: ignore[arg-type]
             while not catalog.started.is_set():
                 await asyncio.sleep(0.01)
             session.cancel()
@@ -243,7 +253,7 @@ def test_a_cancelled_session_returns_only_after_its_catalog_write_finished() -> 
     asyncio.run(asyncio.wait_for(go(), 10))
 
 
-def test_the_backoff_starts_over_after_a_session_that_stored_something() -> None:
+def test_the_backoff_starts_over_after_a_session_that_stored_something(parsers: ReplyParsers) -> None:
     delays: list[float] = []
     script: list[bytes | Exception] = [httpx.ConnectError("down")] * 3 + [
         pull_reply((CAM, Operation.INITIALIZED)), httpx.ConnectError("down again"), httpx.ConnectError("still")]
@@ -256,7 +266,7 @@ def test_the_backoff_starts_over_after_a_session_that_stored_something() -> None
     async def go() -> None:
         async with scripted(script) as client:
             with pytest.raises(asyncio.CancelledError):
-                await sync.SegmentSync(SEGMENT, FakeCatalog(), client, lambda: None, pause).run()  # type: ignore[arg-type]
+                await sync.SegmentSync(SEGMENT, FakeCatalog(), client, lambda: None, parsers, pause).run()  # type: ignore[arg-type]
 
     asyncio.run(go())
     bounds = [(0.5, 1), (1, 2), (2, 4), (0.5, 1), (1, 2)]  # the fourth session stored a batch, then failed

@@ -18,7 +18,8 @@ class Recorder:
 
     made: dict[str, Any] = {}
 
-    def __init__(self, segment: Segment, catalog: Any, client: Any, notify: Any, pause: Any = None) -> None:
+    def __init__(self, segment: Segment, catalog: Any, client: Any, notify: Any, parsers: Any,
+                 pause: Any = None) -> None:
         Recorder.made[segment.name] = pause
 
     async def run(self) -> None:
@@ -46,6 +47,7 @@ def test_only_an_uplinked_segment_pauses_on_its_registry(monkeypatch: pytest.Mon
         finally:
             for name in ("dialled", "behind"):
                 await sup._stop(name)
+            await sup.parsers.aclose()
 
     took, connected = asyncio.run(go())
     assert Recorder.made["dialled"] is None  # a dialled segment sleeps its backoff out
