@@ -1034,16 +1034,15 @@ def where_time_goes(r: Results) -> list[str]:
 def _bound_text(r: Results, leaf_s: float) -> str:
     """What the measured parts imply for the sync rate: the slowest stage alone, and the cores' share."""
     s, b = r.sync, r.breakdown
-    rates = [(f"the leaf at {r.size / leaf_s:,.0f}/s", r.size / leaf_s)]
-    rates += [(f"the district's {stage} at {s.resources / b.stage(stage):,.0f}/s "
-               f"({b.stage(stage) / s.resources * 1e6:.0f} µs per resource)", s.resources / b.stage(stage))
-              for stage in (PARSING, STORING)]
-    slowest = min(rates, key=lambda pair: pair[1])[0]
+    rates = [("the leaf", r.size / leaf_s, "")]
+    rates += [(f"the district's {stage}", s.resources / b.stage(stage),
+               f" ({b.stage(stage) / s.resources * 1e6:.0f} µs per resource)") for stage in (PARSING, STORING)]
+    slowest = min(rates, key=lambda stage: stage[1])[0]
     cpu = s.upper_cpu + s.lower_cpu
-    return (f"Overlapped, the bound is the slowest stage alone: {'; '.join(text for text, _ in rates)}; so "
-            f"{slowest.split(' at ')[0]}. The processes used {cpu:.1f} CPU-seconds, "
-            f"{cpu / (os.cpu_count() or 1):.1f} s per core of the {s.seconds:.1f} s: the rest is waiting, for "
-            f"another stage or for a core.")
+    return (f"Overlapped, the bound is the slowest stage alone: "
+            f"{'; '.join(f'{name} at {rate:,.0f}/s{detail}' for name, rate, detail in rates)}; so {slowest}. "
+            f"The processes used {cpu:.1f} CPU-seconds, {cpu / (os.cpu_count() or 1):.1f} s per core of the "
+            f"{s.seconds:.1f} s: the rest is waiting, for another stage or for a core.")
 
 
 def where_latency_goes(r: Results) -> list[str]:
