@@ -39,8 +39,21 @@ def parse(parsers: ReplyParsers, data: bytes, status: int = 200) -> protocol.Pul
     return asyncio.run(asyncio.wait_for(go(), 30))
 
 
-def workers() -> list[multiprocessing.Process]:
-    return [p for p in multiprocessing.active_children() if p.is_alive()]
+def workers() -> set[int]:
+    """The pids of this process's living multiprocessing children."""
+    return {p.pid for p in multiprocessing.active_children() if p.is_alive() and p.pid is not None}
+
+
+def started_worker(parsers: ReplyParsers) -> int:
+    """Have ``parsers`` start its (single) worker; its pid."""
+    before = workers()
+    parse(parsers, pull_reply())
+    (pid,) = workers() - before
+    return pid
+
+
+def alive(pid: int) -> bool:
+    return pid in workers()
 
 
 def big_reply(count: int) -> bytes:
@@ -71,12 +84,11 @@ def test_segment_errors_cross_with_their_kind_and_details(parsers: ReplyParsers)
 
 
 def test_a_worker_that_dies_fails_its_reply_and_the_next_reply_gets_a_new_pool(parsers: ReplyParsers) -> None:
-    parse(parsers, pull_reply())  # a worker is up
-    (worker,) = workers()
+    worker = started_worker(parsers)
 
     async def go() -> tuple[BaseException | protocol.PullBatch, protocol.PullBatch]:
         pending = parsers.submit(reply(big_reply(5000)))
-        os.kill(worker.pid or 0, signal.SIGKILL)
+        os.kill(worker, signal.SIGKILL)
         try:
             first: BaseException | protocol.PullBatch = await parsers.result(pending)
         except SegmentError as exc:
@@ -86,21 +98,20 @@ def test_a_worker_that_dies_fails_its_reply_and_the_next_reply_gets_a_new_pool(p
     first, second = asyncio.run(asyncio.wait_for(go(), 30))
     assert isinstance(first, SegmentError) and "ended unexpectedly" in str(first)
     assert [e.token for e in second.events] == [CAM.token]
-    assert worker.pid not in [p.pid for p in workers()]
+    assert not alive(worker)
 
 
 def test_workers_ignore_ctrl_c_and_end_when_closed() -> None:
     parsers = ReplyParsers(workers=1)
     try:
-        parse(parsers, pull_reply())
-        (worker,) = workers()
-        os.kill(worker.pid or 0, signal.SIGINT)  # a Ctrl-C reaches the whole process group
+        worker = started_worker(parsers)
+        os.kill(worker, signal.SIGINT)  # a Ctrl-C reaches the whole process group
         time.sleep(0.2)
         assert parse(parsers, pull_reply((CAM, Operation.INITIALIZED))).events
-        assert worker.is_alive()
+        assert alive(worker)
     finally:
         asyncio.run(parsers.aclose())
-    assert not worker.is_alive() and workers() == []
+    assert not alive(worker)
     with pytest.raises(RuntimeError, match="closed"):
         parsers.submit(reply(pull_reply()))
 
