@@ -48,4 +48,3 @@ def index_after(conn: Connection, last_id: int) -> None:
         located = select(resource.c.id, resource.c.lat, resource.c.lat, resource.c.lon, resource.c.lon).where(
             resource.c.id > last_id, resource.c.lat.is_not(None), resource.c.lon.is_not(None))
         conn.execute(insert(resource_rtree).from_select(list(_RTREE_COLUMNS), located))
-
