@@ -24,7 +24,8 @@ VOCAB = FaultVocabulary(
     well_formed=(ter("WellFormed"),),
     namespace=(ter("Namespace"),),
     too_large=(ter("InvalidArgs"),),
-    unknown_action=(ter("ActionNotSupported"),),
+    no_endpoint=(qn(WSA, "DestinationUnreachable"),),
+    bad_request=(ter("InvalidArgs"),),
     not_authorized=(ter("NotAuthorized"),),
     internal=(ter("Action"),),
 )
@@ -69,6 +70,9 @@ async def _crash(req: Request) -> etree._Element:
     raise RuntimeError(SECRET_TEXT)
 
 
+#: The subcode the test service's own unknown-operation fault carries.
+UNKNOWN_ACTION = ter("UnknownAction")
+
 #: What the Hang handler went through: "started", then "cancelled" if the server gave up on it.
 HANG_LOG: list[str] = []
 
@@ -100,7 +104,7 @@ SERVICE = Service(
         qn(T, "Crash"): _op(_crash),
         qn(T, "Hang"): _op(_hang),
     },
-    unknown=lambda qname: SoapFault(SENDER, f"unknown operation {qname}", subcodes=VOCAB.unknown_action),
+    unknown=lambda qname: SoapFault(SENDER, f"unknown operation {qname}", subcodes=(UNKNOWN_ACTION,)),
     wsdl="gateway/event_service.wsdl",
     path_params={"kind": "test"},
 )
