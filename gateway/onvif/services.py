@@ -106,10 +106,9 @@ class ServiceContract:
         operation = self.operations.get(qname)
         if operation is not None:
             return faults.action_not_supported(f"Optional Action Not Implemented: {operation}")
-        name = etree.QName(qname)
-        where = f" in {name.namespace}" if name.namespace else ""
-        return faults.unknown_action(f"Unknown Action: {name.localname}{where} is not an operation "
-                                     f"of the {self.name} service")
+        namespace, _, local = qname[1:].partition("}") if qname.startswith("{") else ("", "", qname)
+        where = f" in {namespace}" if namespace else ""
+        return faults.unknown_action(f"Unknown Action: {local}{where} is not an operation of the {self.name} service")
 
     def service(self, handlers: Mapping[str, tuple[Handler, str]]) -> Service:
         """The SOAP endpoint serving ``handlers`` (operation name → (handler, access class)).
