@@ -17,7 +17,6 @@ from lxml import etree
 
 from gateway.catalog.model import KeyEntry
 from gateway.catalog.store import Catalog
-from gateway.device.service import DEVICE_PATH
 from gateway.events.waiter import FeedWatcher
 from gateway.onvif.access import PRE_AUTH, READ_SYSTEM, WRITE_SYSTEM
 from gateway.onvif.ns import TDS, TER, TT, TUP
@@ -25,7 +24,8 @@ from gateway.runtime import ServeOptions, build_app
 from gateway.soap.asgi import SoapApp
 from gateway.soap.ns import SOAP_ENV, qn
 from gateway.soap.security import username_token
-from gateway.uplink.service import MAX_UPLINKS, UPLINK_PATH, UPLINK_SERVICE
+from gateway.onvif.services import DEVICE, UPLINK
+from gateway.uplink.service import MAX_UPLINKS, UPLINK_SERVICE
 from tests.unit.soap.soapkit import call, fault_of
 from tests.uplink_keys import CERT, KEY
 
@@ -54,7 +54,7 @@ async def _watcher(catalog: Catalog) -> FeedWatcher:
     return FeedWatcher(catalog.head_seq)
 
 
-def soap(app: SoapApp, body: str, user: str | None = "admin", path: str = UPLINK_PATH) -> httpx.Response:
+def soap(app: SoapApp, body: str, user: str | None = "admin", path: str = UPLINK.path) -> httpx.Response:
     header = ""
     if user is not None:
         token = username_token(user, f"pw-{user}", nonce=os.urandom(16), created=dt.datetime.now(dt.UTC))
@@ -98,9 +98,9 @@ def test_capabilities_are_pre_auth_and_name_the_current_modes(app: SoapApp) -> N
 
 def test_get_services_lists_the_uplink_service(app: SoapApp) -> None:
     body = "<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>"
-    resp = body_of(soap(app, body, user=None, path=DEVICE_PATH))
+    resp = body_of(soap(app, body, user=None, path=DEVICE.path))
     [svc] = [s for s in resp if s.findtext(f"{{{TDS}}}Namespace") == TUP]
-    assert svc.findtext(f"{{{TDS}}}XAddr") == "http://gw.test" + UPLINK_PATH
+    assert svc.findtext(f"{{{TDS}}}XAddr") == "http://gw.test" + UPLINK.path
     assert (svc.findtext(f"{{{TDS}}}Version/{{{TT}}}Major"), svc.findtext(f"{{{TDS}}}Version/{{{TT}}}Minor")) == \
         ("26", "6")
     assert svc.find(f"{{{TDS}}}Capabilities/{{{TUP}}}Capabilities").get("Protocols") == "https wss"
@@ -205,15 +205,16 @@ def test_max_uplinks_is_a_receiver_fault_and_updates_still_pass(app: SoapApp) ->
     assert len(uplinks(app)) == MAX_UPLINKS
 
 
-def test_an_operation_the_service_lacks_is_action_not_supported(app: SoapApp) -> None:
+def test_an_operation_no_uplink_wsdl_defines_is_an_unknown_action(app: SoapApp) -> None:
     response = soap(app, "<tup:GetUplinkStatistics/>")
-    assert fault_of(response.content)[:2] == (RECEIVER, ter("ActionNotSupported"))
+    assert response.status_code == 400
+    assert fault_of(response.content)[:2] == (SENDER, ter("UnknownAction"))
 
 
 def test_the_service_document_imports_the_official_uplink_wsdl(app: SoapApp) -> None:
-    root = etree.fromstring(call(app, "GET", UPLINK_PATH + "?wsdl", base="https://gw.example:8443").content)
+    root = etree.fromstring(call(app, "GET", UPLINK.path + "?wsdl", base="https://gw.example:8443").content)
     assert root.find("{http://schemas.xmlsoap.org/wsdl/}import").get("location") == \
         "wsdl/ver10/uplink/wsdl/uplink.wsdl"
     assert [a.get("location") for a in root.iter("{http://schemas.xmlsoap.org/wsdl/soap12/}address")] == \
-        ["https://gw.example:8443" + UPLINK_PATH]
+        ["https://gw.example:8443" + UPLINK.path]
     assert call(app, "GET", "/onvif/wsdl/ver10/uplink/wsdl/uplink.wsdl").status_code == 200
