@@ -240,3 +240,12 @@ def test_operations_of_no_wsdl_are_unknown_actions(app: SoapApp, body: str) -> N
     code, subcodes, reason = fault_of(response.content)
     assert (response.status_code, code, subcodes) == (400, SENDER, ter("UnknownAction"))
     assert reason is not None and reason.startswith("Unknown Action")
+
+
+@pytest.mark.parametrize("body", [
+    "<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>",
+    "<tds:GetServiceCapabilities/>", "<tds:GetSystemDateAndTime/>", "<tds:GetDeviceInformation/>",
+    "<tds:GetScopes/>",
+])
+def test_every_other_answer_is_valid(app: SoapApp, body: str) -> None:
+    body_of(soap(app, body, user="viewer"))
