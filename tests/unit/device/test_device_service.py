@@ -6,8 +6,6 @@ the host itself reports (psutil, socket, resolv.conf), not against values writte
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +27,7 @@ from gateway.onvif.services import DEVICE, EVENTS, UPLINK
 from gateway.runtime import ServeOptions, build_app
 from gateway.soap.asgi import SoapApp
 from gateway.soap.ns import SOAP_ENV, qn
-from gateway.soap.security import username_token
-from tests.unit.soap.soapkit import call, fault_of
+from tests.unit.soap.soapkit import call, fault_of, onvif_call
 
 SENDER, RECEIVER = qn(SOAP_ENV, "Sender"), qn(SOAP_ENV, "Receiver")
 CONTENT_TYPE = "application/soap+xml; charset=utf-8"
@@ -54,13 +51,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoapApp]:
 
 
 def soap(app: SoapApp, body: str, user: str | None = None, path: str = DEVICE.path) -> httpx.Response:
-    header = ""
-    if user is not None:
-        token = username_token(user, f"pw-{user}", nonce=os.urandom(16), created=dt.datetime.now(dt.UTC))
-        header = etree.tostring(token).decode()
-    envelope = (f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:tds="{TDS}" xmlns:tt="{TT}" xmlns:x="urn:vendor">'
-                f"<s:Header>{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>")
-    return call(app, "POST", path, content=envelope.encode())
+    return onvif_call(app, path, body, user=user)
 
 
 def body_of(response: httpx.Response) -> etree._Element:

@@ -8,8 +8,6 @@ process with zeep built from the official uplink.wsdl.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import os
 
 import httpx
 import pytest
@@ -20,13 +18,12 @@ from gateway.catalog.store import Catalog
 from gateway.events.waiter import FeedWatcher
 from gateway.onvif.access import PRE_AUTH, READ_SYSTEM, WRITE_SYSTEM
 from gateway.onvif.ns import TDS, TER, TT, TUP
+from gateway.onvif.services import DEVICE, UPLINK
 from gateway.runtime import ServeOptions, build_app
 from gateway.soap.asgi import SoapApp
 from gateway.soap.ns import SOAP_ENV, qn
-from gateway.soap.security import username_token
-from gateway.onvif.services import DEVICE, UPLINK
 from gateway.uplink.service import MAX_UPLINKS, UPLINK_SERVICE
-from tests.unit.soap.soapkit import call, fault_of
+from tests.unit.soap.soapkit import call, fault_of, onvif_call
 from tests.uplink_keys import CERT, KEY
 
 USERS = {"admin": "Administrator", "oper": "Operator", "viewer": "User"}
@@ -55,13 +52,7 @@ async def _watcher(catalog: Catalog) -> FeedWatcher:
 
 
 def soap(app: SoapApp, body: str, user: str | None = "admin", path: str = UPLINK.path) -> httpx.Response:
-    header = ""
-    if user is not None:
-        token = username_token(user, f"pw-{user}", nonce=os.urandom(16), created=dt.datetime.now(dt.UTC))
-        header = etree.tostring(token).decode()
-    envelope = (f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:tup="{TUP}" xmlns:tds="{TDS}" xmlns:x="urn:vendor">'
-                f"<s:Header>{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>")
-    return call(app, "POST", path, content=envelope.encode())
+    return onvif_call(app, path, body, user=user)
 
 
 def configuration(*children: str) -> str:
