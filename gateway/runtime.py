@@ -44,10 +44,10 @@ from gateway.onvif.ns import NSMAP
 from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT, UPLINK, OfferedService
 from gateway.onvif.xml import utcnow
 from gateway.soap.asgi import SoapApp
+from gateway.uplink import service as uplink_service
 from gateway.uplink.connector import Connector
 from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
 from gateway.uplink.registry import UplinkRegistry
-from gateway.uplink import service as uplink_service
 
 log = logging.getLogger("gateway")
 

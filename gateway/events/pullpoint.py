@@ -27,6 +27,7 @@ from gateway.onvif.xml import child, element, sub, utcnow
 from gateway.soap.build import SerializedBody
 from gateway.soap.dispatch import Request
 
+
 async def _load(req: Request) -> PullPointState:
     """The pull point addressed by the URL, if it exists, is alive and belongs to the caller."""
     ctx: EventContext = req.state.events

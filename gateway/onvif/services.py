@@ -43,7 +43,7 @@ class PortType:
     """One WSDL port type and how its messages' WS-Addressing actions are spelled.
 
     An action is ``actions + operation + suffix``, the suffix ``Request`` or
-    ``Response``; the device and uplink bindings name requests without one.
+    ``Response``; the device binding names its requests without one.
     """
 
     qname: str  # Clark QName of the wsdl:portType

@@ -186,7 +186,7 @@ class SoapApp:
         headers = dict(scope["headers"])
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
         if media_type not in SOAP_MEDIA_TYPES:
-            return self._refuse(post, 415, f"media type {media_type or 'none'!r} is not application/soap+xml",
+            return self._refuse(post, 415, f"the media type must be application/soap+xml, not {media_type or 'none'}",
                                 self.vocab.bad_request)
         length = headers.get(b"content-length", b"")
         body = None

@@ -1,4 +1,4 @@
-"""WSDL documents: where they live on disk and what a GET for one returns.
+"""WSDL documents: where they live on disk, what a GET for one returns, what operations a port type has.
 
 Two trees are served below the WSDL mount (``/onvif/wsdl/``):
 
@@ -120,24 +120,25 @@ def port_type_operations(document: Path, port_type: str) -> dict[str, str]:
     (``wsdl:import``, followed by relative location) are searched for the
     port type and its messages.
     """
-    definitions = _definitions(document, {})
+    definitions = _definitions(document, set())
     port = definitions.get(("portType", port_type))
     if port is None:
         raise LookupError(f"no portType {port_type} in {document.name} or its imports")
     operations: dict[str, str] = {}
     for operation in port.iterfind(f"{{{_WSDL}}}operation"):
-        message = definitions[("message", _resolve(operation.find(f"{{{_WSDL}}}input"), "message"))]
-        part = message.find(f"{{{_WSDL}}}part")
-        operations.setdefault(_resolve(part, "element"), operation.get("name", ""))
+        message = definitions.get(("message", _resolve(operation.find(f"{{{_WSDL}}}input"), "message")))
+        if message is None:
+            raise LookupError(f"the input message of {operation.get('name')} is not in {document.name} or its imports")
+        operations.setdefault(_resolve(message.find(f"{{{_WSDL}}}part"), "element"), operation.get("name", ""))
     return operations
 
 
-def _definitions(document: Path, seen: dict[Path, None]) -> dict[tuple[str, str], etree._Element]:
+def _definitions(document: Path, seen: set[Path]) -> dict[tuple[str, str], etree._Element]:
     """The port types and messages of ``document`` and its imports, by (kind, Clark QName)."""
     found: dict[tuple[str, str], etree._Element] = {}
     if document in seen:
         return found
-    seen[document] = None
+    seen.add(document)
     root = etree.parse(str(document), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
     for imported in root.iterfind(f"{{{_WSDL}}}import"):
         found.update(_definitions((document.parent / imported.get("location", "")).resolve(), seen))
