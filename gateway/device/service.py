@@ -143,6 +143,6 @@ DEVICE_SERVICE = DEVICE.service({
     "GetDeviceInformation": (get_device_information, READ_SYSTEM),
     "GetScopes": (get_scopes, READ_SYSTEM),
     "GetNetworkInterfaces": (get_network_interfaces, READ_SYSTEM),
-    "GetHostname": (get_hostname, READ_SYSTEM),
+    "GetHostname": (get_hostname, PRE_AUTH),  # Core: PRE_AUTH, a name for discovery
     "GetDNS": (get_dns, READ_SYSTEM),
 })

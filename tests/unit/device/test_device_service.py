@@ -175,7 +175,7 @@ def test_network_interfaces_are_the_hosts(app: SoapApp) -> None:
 
 
 def test_hostname_is_the_hosts(app: SoapApp) -> None:
-    resp = body_of(soap(app, "<tds:GetHostname/>", user="viewer"))
+    resp = body_of(soap(app, "<tds:GetHostname/>"))  # PRE_AUTH: no user needed
     info = resp.find(f"{{{TDS}}}HostnameInformation")
     assert (info.findtext(f"{{{TT}}}FromDHCP"), info.findtext(f"{{{TT}}}Name")) == ("false", socket.gethostname())
 
@@ -202,7 +202,7 @@ def test_resolv_conf_is_read_as_the_c_resolver_does(tmp_path: Path) -> None:
     assert host.resolvers(tmp_path / "missing") == host.Resolvers(servers=(), search=())
 
 
-@pytest.mark.parametrize("op", ["GetNetworkInterfaces", "GetHostname", "GetDNS", "GetScopes"])
+@pytest.mark.parametrize("op", ["GetNetworkInterfaces", "GetDNS", "GetScopes"])
 def test_network_reads_need_a_user(app: SoapApp, op: str) -> None:
     response = soap(app, f"<tds:{op}/>")
     assert (response.status_code, fault_of(response.content)[:2]) == (400, (SENDER, ter("NotAuthorized")))
@@ -212,7 +212,7 @@ def test_access_classes_follow_the_default_policy() -> None:
     access = {etree.QName(q).localname: op.access for q, op in DEVICE_SERVICE.operations.items()}
     assert access == {"GetServices": PRE_AUTH, "GetServiceCapabilities": PRE_AUTH, "GetCapabilities": PRE_AUTH,
                       "GetSystemDateAndTime": PRE_AUTH, "GetDeviceInformation": READ_SYSTEM,
-                      "GetScopes": READ_SYSTEM, "GetNetworkInterfaces": READ_SYSTEM, "GetHostname": READ_SYSTEM,
+                      "GetScopes": READ_SYSTEM, "GetNetworkInterfaces": READ_SYSTEM, "GetHostname": PRE_AUTH,
                       "GetDNS": READ_SYSTEM}
 
 
