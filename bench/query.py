@@ -493,13 +493,13 @@ def raw_pull_document(rows: Sequence[Row], utc: str) -> bytes:
                      f'<tt:Source><tt:SimpleItem Name="Token" Value="{attr(row.token)}"/></tt:Source><tt:Data>')
         if row.name is not None:
             parts.append(f'<tt:SimpleItem Name="Name" Value="{attr(row.name)}"/>')
+        parts.extend(f'<tt:SimpleItem Name="Scope" Value="{attr(scope)}"/>' for scope in row.scopes)
+        if row.offline is not None:
+            parts.append(f'<tt:SimpleItem Name="Offline" Value="{"true" if row.offline else "false"}"/>')
         if row.lat is not None and row.lon is not None:
             elevation = f' elevation="{_num(row.elevation)}"' if row.elevation is not None else ""
             parts.append(f'<tt:ElementItem Name="Location"><tt:GeoLocation lon="{_num(row.lon)}" '
                          f'lat="{_num(row.lat)}"{elevation}/></tt:ElementItem>')
-        parts.extend(f'<tt:SimpleItem Name="Scope" Value="{attr(scope)}"/>' for scope in row.scopes)
-        if row.offline is not None:
-            parts.append(f'<tt:SimpleItem Name="Offline" Value="{"true" if row.offline else "false"}"/>')
         parts.append("</tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>")
     parts.append("</tev:PullMessagesResponse></s:Body></s:Envelope>")
     return "".join(parts).encode()

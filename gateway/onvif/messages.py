@@ -79,12 +79,13 @@ def _write_event(text: list[str], resource: Resource, operation: Operation, utc:
     items = []
     if resource.name is not None:
         items.append(f'<tt:SimpleItem Name="Name" Value="{_attr(resource.name)}"/>')
+    items.extend(f'<tt:SimpleItem Name="Scope" Value="{_attr(scope)}"/>' for scope in resource.scopes)
+    if resource.offline is not None:
+        items.append(f'<tt:SimpleItem Name="Offline" Value="{"true" if resource.offline else "false"}"/>')
+    # tt:ItemList is a sequence: every SimpleItem, then the ElementItems.
     if resource.lat is not None and resource.lon is not None:
         elevation = f' elevation="{_num(resource.elevation)}"' if resource.elevation is not None else ""
         items.append(f'<tt:ElementItem Name="Location"><tt:GeoLocation lon="{_num(resource.lon)}" '
                      f'lat="{_num(resource.lat)}"{elevation}/></tt:ElementItem>')
-    items.extend(f'<tt:SimpleItem Name="Scope" Value="{_attr(scope)}"/>' for scope in resource.scopes)
-    if resource.offline is not None:
-        items.append(f'<tt:SimpleItem Name="Offline" Value="{"true" if resource.offline else "false"}"/>')
     # An element without content is written as lxml writes it.
     text.append(f"<tt:Data>{''.join(items)}</tt:Data>{_NOTE_END}" if items else f"<tt:Data/>{_NOTE_END}")

@@ -114,12 +114,13 @@ def topic_text(kind: str) -> str:
 
 
 #: The Resource message description of digest §1.4/§1.7: (group, item element, Name, Type).
+#: tt:ItemListDescription is a sequence: every SimpleItemDescription, then the ElementItemDescriptions.
 _ITEMS: tuple[tuple[str, str, str, str], ...] = (
     ("Source", "SimpleItemDescription", "Token", "tt:ReferenceToken"),
     ("Data", "SimpleItemDescription", "Name", "xs:string"),
-    ("Data", "ElementItemDescription", "Location", "tt:GeoLocation"),
     ("Data", "SimpleItemDescription", "Scope", "xs:string"),
     ("Data", "SimpleItemDescription", "Offline", "xs:boolean"),
+    ("Data", "ElementItemDescription", "Location", "tt:GeoLocation"),
 )
 
 

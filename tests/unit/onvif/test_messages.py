@@ -36,15 +36,15 @@ def tree_reply(events: list[tuple[Resource, Operation]]) -> bytes:
         data = se(msg, f"{{{TT}}}Data")
         if r.name is not None:
             se(data, f"{{{TT}}}SimpleItem", Name="Name", Value=r.name)
-        if r.lat is not None and r.lon is not None:
-            geo = se(se(data, f"{{{TT}}}ElementItem", Name="Location"), f"{{{TT}}}GeoLocation",
-                     lon=_num(r.lon), lat=_num(r.lat))
-            if r.elevation is not None:
-                geo.set("elevation", _num(r.elevation))
         for scope in r.scopes:
             se(data, f"{{{TT}}}SimpleItem", Name="Scope", Value=scope)
         if r.offline is not None:
             se(data, f"{{{TT}}}SimpleItem", Name="Offline", Value="true" if r.offline else "false")
+        if r.lat is not None and r.lon is not None:  # tt:ItemList: SimpleItems, then ElementItems
+            geo = se(se(data, f"{{{TT}}}ElementItem", Name="Location"), f"{{{TT}}}GeoLocation",
+                     lon=_num(r.lon), lat=_num(r.lat))
+            if r.elevation is not None:
+                geo.set("elevation", _num(r.elevation))
     return build_response(resp, action="a", relates_to="urn:uuid:1", nsmap=NSMAP)
 
 
