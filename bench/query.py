@@ -829,7 +829,7 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
     """Time the catalog, cursor and builder calls a CreatePullPointSubscription + PullMessages makes.
 
     The same functions the handlers call (``Catalog`` pull point methods,
-    ``events.cursor.collect``, ``onvif.messages.pull_messages_response``,
+    ``events.cursor.collect``, ``onvif.resource_event.write.pull_messages_response``,
     ``soap.build.build_response``), in the same order, with the same
     arguments; what the gateway's HTTP figure adds on top is the HTTP server,
     the SOAP pipeline (parse, UsernameToken, dispatch), the filter parser and
@@ -841,8 +841,8 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
     from gateway.catalog.model import PullPointState
     from gateway.catalog.store import Catalog
     from gateway.events.cursor import Subscription, collect
-    from gateway.onvif.messages import pull_messages_response
     from gateway.onvif.ns import NSMAP
+    from gateway.onvif.resource_event.write import pull_messages_response
     from gateway.query.model import LocationFilter, ResourceQuery
     from gateway.query.sql import where_clause
     from gateway.soap.build import build_response
@@ -1027,7 +1027,7 @@ WATCH: tuple[tuple[str, str, str], ...] = (
     ("gateway/catalog/store.py", "save_pull_point", "pull point save"),
     ("gateway/catalog/store.py", "create_pull_point", "pull point create"),
     ("gateway/query/select.py", "project", "SelectFilter projection"),
-    ("gateway/onvif/messages.py", "pull_messages_response", "tt:Message writing"),
+    ("gateway/onvif/resource_event/write.py", "pull_messages_response", "tt:Message writing"),
     ("gateway/soap/build.py", "build_response", "envelope building + serialisation"),
     ("gateway/soap/build.py", "_serialize", "serialisation (tostring)"),
 )

@@ -6,7 +6,8 @@ from lxml import etree
 
 from gateway.catalog.model import RESOURCE_KINDS
 from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, TNS1, TT, WSNT, WSTOP
-from gateway.onvif.topics import intersect_kinds, parse_topic_expression, topic_set, topic_text
+from gateway.onvif.resource_event import topic_text
+from gateway.onvif.topics import intersect_kinds, parse_topic_expression, topic_set
 from gateway.soap.fault import SoapFault
 
 NS = {"tns1": TNS1}

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.catalog.model import RESOURCE_KINDS, Operation, Resource
-from gateway.onvif.messages import pull_messages_response
+from gateway.onvif.resource_event.write import pull_messages_response
 from gateway.onvif.ns import DIALECT_CONCRETE, NSMAP, TEV, TT, WSNT
 from gateway.soap.build import build_response
 
