@@ -6,7 +6,8 @@ event raises ``ValueError`` saying why), and it walks children with plain
 loops, which cost less than ``find`` per message.  :func:`read_notification`
 is the client's lenient reader: items are matched by ``Name`` wherever they
 stand, the location is any child element of the Location item, and nothing
-is refused that can be shown.  Both accept the items in any order.
+is refused that can be shown (the client reads the raw envelope because
+zeep drops the text of ``wsnt:Topic``).  Both accept the items in any order.
 """
 from __future__ import annotations
 

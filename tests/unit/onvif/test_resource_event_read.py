@@ -1,4 +1,4 @@
-"""The client's lenient reader of PullMessages replies (digest §1.8)."""
+"""The client's lenient reader of PullMessages replies."""
 from __future__ import annotations
 
 from lxml import etree

@@ -1,4 +1,4 @@
-"""The Resource Query filter XML a client sends, as the query module writes it (digest §1.9)."""
+"""The Resource Query filter XML a client sends, as the query module writes it."""
 from __future__ import annotations
 
 from lxml import etree
