@@ -179,9 +179,9 @@ def run_list(args: argparse.Namespace) -> int:
     with open_catalog(db_url(args)) as catalog:
         segments = catalog.list_segments()
     if args.json:
-        print_json([{"name": s.name, "url": s.url, "user": s.user or None, "verify_tls": s.verify_tls, "ca_file": s.ca_file,
-                     "heartbeat": s.heartbeat, "state": s.state, "uplink_identity": s.uplink_identity,
-                     "uplink_token": s.uplink_token} for s in segments])
+        print_json([{"name": s.name, "url": s.url, "user": s.user or None, "verify_tls": s.verify_tls,
+                     "ca_file": s.ca_file, "heartbeat": s.heartbeat, "state": s.state,
+                     "uplink_identity": s.uplink_identity, "uplink_token": s.uplink_token} for s in segments])
     else:
         table(("name", "url", "user", "tls", "heartbeat", "state"),
               ((s.name, s.url, s.user or None, _tls(s), f"{s.heartbeat:g} s", s.state) for s in segments))
