@@ -112,6 +112,7 @@ def test_a_taken_identity_leaves_nothing_behind(vmsgw, capsys, db_url: str) -> N
     (["segment", "add", "leaf", "--uplink-token-stdin"], "\n", "empty"),
     (["serve", "--uplink-listen", "127.0.0.1:0"], "", "needs --uplink-cert and --uplink-key"),
     (["serve", "--uplink-ca", "ca.pem"], "", "need --uplink-listen"),
+    (["serve", "--uplink-idle-timeout", "60"], "", "need --uplink-listen"),
     (["serve", "--uplink-listen", "127.0.0.1:0", "--uplink-cert", "nope.pem", "--uplink-key", "nope.pem"], "",
      "nope.pem: no such file"),
 ])

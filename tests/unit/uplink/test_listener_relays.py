@@ -4,6 +4,8 @@ A widely copied relay writes its upgrade request line as ``GET /uplink
 http/1.1``: it is accepted, its link serves requests, and the deviation is
 logged once per segment however often it reconnects.  Garbage in the request
 line is refused with a 400 that the peer reads, and costs no other uplink.
+A relay that holds its link idle is kept as long as it answers PINGs, however
+short the idle timeout; one that goes silent is cut at it.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from gateway.uplink.link import LinkLimits
 from gateway.uplink.stream import AsyncioStream
 from tests.unit.uplink.h2peer import H2Peer
 from tests.unit.uplink.test_listener import (  # noqa: F401 - pki is a fixture
@@ -112,3 +115,25 @@ def test_a_relay_sending_garbage_in_the_request_line_reads_a_refusal_and_others_
     with caplog.at_level(logging.WARNING, logger="gateway.uplink"):
         run(main())
     assert "refused: 4" in caplog.text
+
+
+def test_the_idle_timeout_cuts_a_silent_link_and_never_one_that_answers_pings(pki: Pki) -> None:  # noqa: F811
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with listening(pki, limits=LinkLimits.idle_timeout(1.0)) as on, \
+                raw_relay(on, client_context(pki, None), b"GET /uplink HTTP/1.1") as idle:
+            kept = await on.registry.wait("leaf3", 5)
+            started = loop.time()
+            async with uplink(on.port, client_context(pki, pki.leaf1)) as silent:
+                cut = await on.registry.wait("leaf1", 5)
+                assert cut is not None
+                silent.reading = False  # alive, its socket open, but it answers nothing from now on
+                went_silent = loop.time()
+                await asyncio.wait_for(cut.wait_closed(), 5)
+                assert 0.9 < loop.time() - went_silent < 3, loop.time() - went_silent
+                assert "nothing received for 1 s" in str(cut.reason)
+            await asyncio.sleep(max(0.0, started + 2.5 - loop.time()))  # idle for 2.5 idle timeouts
+            assert on.registry.get("leaf3") is kept and idle.pings >= 3
+            assert await request_through(on, "leaf3") == b"GET /onvif/device_service "
+
+    run(main())
