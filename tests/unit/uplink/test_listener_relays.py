@@ -28,6 +28,7 @@ from tests.unit.uplink.test_listener import (  # noqa: F401 - pki is a fixture
     pki,
     request_through,
     run,
+    serving,
     uplink,
 )
 
@@ -58,15 +59,8 @@ async def raw_relay(on: Listening, ctx: ssl.SSLContext, line: bytes) -> AsyncIte
     """A relay that upgrades with ``line`` and then serves HTTP/2 over the tunnel."""
     reader, writer, response, rest = await send_head(on.port, ctx, relay_head(line))
     assert response.startswith(b"HTTP/1.1 101 "), response
-    stream = AsyncioStream(reader, writer, pending=rest)
-    peer = H2Peer(stream)
-    task = asyncio.create_task(peer.run())
-    try:
+    async with serving(AsyncioStream(reader, writer, pending=rest)) as peer:
         yield peer
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await stream.aclose()
 
 
 def test_a_relay_writing_a_lower_case_version_is_served_and_logged_once_for_its_segment(
