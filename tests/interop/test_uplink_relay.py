@@ -35,20 +35,26 @@ pytestmark = pytest.mark.interop
 
 TOKEN = "relay-token.7Qx"
 HEARTBEAT = "2"
-#: The relay connects at once; a sync (and its restart after a configuration change) takes a few seconds.
-DEADLINE = 30.0
+#: The relay connects at once; a sync (and its restart after a configuration change) takes a few seconds,
+#: more on a loaded machine.
+DEADLINE = 60.0
 #: The upgrade request as the widely copied relay writes it.
 UPGRADE = (f"GET /uplink http/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: h2c-reverse\r\n"
            f"Authorization: Bearer {TOKEN}\r\n\r\n").encode()
 
 
 class Relay(threading.Thread):
-    """The relay, on its own event loop: one uplink to the city, every request forwarded to ``device``."""
+    """The relay, on its own event loop: an uplink to the city, every request forwarded to ``device``.
+
+    Like deployed relays it connects again, after half a second, whenever its uplink ends.
+    """
 
     def __init__(self, uplink_port: int, ca: Path, device: str) -> None:
         super().__init__(daemon=True)
         self.uplink_port, self.ca, self.device = uplink_port, ca, device
-        self.response = b""  # the city's answer to the upgrade
+        self.response = b""  # the city's answer to the latest upgrade
+        self.connections = 0  # upgrades the city accepted
+        self.history: list[str] = []  # how each connection ended, for the test's messages
         self.forwarded = 0
         self.error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -72,24 +78,41 @@ class Relay(threading.Thread):
     async def _main(self) -> None:
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
         context = ssl.create_default_context(cafile=str(self.ca))
+        async with httpx.AsyncClient(timeout=30) as device:
+            while not self._stopping.is_set():
+                try:
+                    self.history.append(await self._connection(context, device, self._stopping))
+                except (OSError, TimeoutError) as exc:
+                    self.history.append(f"{type(exc).__name__}: {exc}")
+                self._ready.set()
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), 0.5)
+                except TimeoutError:
+                    pass
+
+    async def _connection(self, context: ssl.SSLContext, device: httpx.AsyncClient, stopping: asyncio.Event) -> str:
+        """One uplink, served until it ends or the relay stops; how it ended."""
         reader, writer = await asyncio.open_connection("127.0.0.1", self.uplink_port, ssl=context,
                                                        server_hostname="localhost")
-        writer.write(UPGRADE)
-        received = b""
-        while b"\r\n\r\n" not in received and (chunk := await asyncio.wait_for(reader.read(65536), 10)):
-            received += chunk
-        self.response, _, rest = received.partition(b"\r\n\r\n")
-        self._ready.set()
-        if not self.response.startswith(b"HTTP/1.1 101 "):
-            writer.close()
-            return
-        async with httpx.AsyncClient(timeout=30) as device:
+        try:
+            writer.write(UPGRADE)
+            received = b""
+            while b"\r\n\r\n" not in received and (chunk := await asyncio.wait_for(reader.read(65536), 10)):
+                received += chunk
+            self.response, _, rest = received.partition(b"\r\n\r\n")
+            self._ready.set()
+            if not self.response.startswith(b"HTTP/1.1 101 "):
+                return f"refused: {self.response!r}"
+            self.connections += 1
             server = H2Server(self._forwarder(device), AsyncioStream(reader, writer, pending=rest), extensions={})
-            serving = asyncio.create_task(server.serve())
-            await asyncio.wait([serving, asyncio.create_task(self._stopping.wait())],
-                               return_when=asyncio.FIRST_COMPLETED)
-            serving.cancel()
-            await asyncio.gather(serving, return_exceptions=True)
+            serving, stopped = asyncio.create_task(server.serve()), asyncio.create_task(stopping.wait())
+            await asyncio.wait([serving, stopped], return_when=asyncio.FIRST_COMPLETED)
+            for task in (serving, stopped):
+                task.cancel()
+            [outcome] = await asyncio.gather(serving, return_exceptions=True)
+            return f"link ended: {outcome!r}"
+        finally:
+            writer.close()
 
     def _forwarder(self, device: httpx.AsyncClient) -> Callable[..., Any]:
         async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
@@ -151,7 +174,7 @@ def wait_status(r: Relayed, done: Callable[[dict[str, Any]], bool], what: str) -
         if done(status):
             return dict(status)
         assert r.relay.error is None, r.relay.error
-        assert time.monotonic() < deadline, f"{what}: {status}"
+        assert time.monotonic() < deadline, f"{what}: {status}; relay connections: {r.relay.history}"
         time.sleep(0.3)
 
 
@@ -178,4 +201,4 @@ def test_the_city_logs_in_to_a_device_behind_a_plain_relay_through_the_uplink(re
     assert PASSWORD not in listed and json.loads(listed)[0]["user"] == USER
 
     log = r.city.log.read_text()
-    assert log.count("deviates from HTTP/1.1") == 1, log  # the lower-case version, logged once
+    assert log.count("deviates from HTTP/1.1") == 1, log  # the lower-case version, once however often it connected
