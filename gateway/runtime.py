@@ -46,6 +46,7 @@ from gateway.onvif.xml import utcnow
 from gateway.soap.asgi import SoapApp
 from gateway.uplink import service as uplink_service
 from gateway.uplink.connector import Connector
+from gateway.uplink.link import LinkLimits
 from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
 from gateway.uplink.registry import UplinkRegistry
 
@@ -61,6 +62,11 @@ CHECKPOINT_INTERVAL = 1.0
 CREDENTIAL_TTL = 5.0
 #: Descriptors wanted when uplinks are accepted: 1,000 uplinks are 1,000 sockets, beyond the usual 1,024.
 FILE_LIMIT = 65_536
+#: Seconds an idle HTTP connection is kept open (``serve --keep-alive``).  Hypercorn's own 5 s
+#: closed a relay's or a proxy's pooled connections every 5 s; this outlasts the idle limits of
+#: common pools and proxies (60 to 120 s), so that they close first and never send a request on
+#: a connection the gateway is closing at that moment.
+KEEP_ALIVE = 300.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +76,8 @@ class UplinkListen:
     host: str
     port: int
     tls: TlsFiles
+    #: Seconds of hearing nothing after which a link is dead (``--uplink-idle-timeout``; LinkLimits.idle_timeout).
+    idle_timeout: float = LinkLimits().dead_after
 
 
 class UplinkListenError(Exception):
@@ -86,6 +94,7 @@ class ServeOptions:
     limits: EventLimits = field(default_factory=EventLimits)
     identity: DeviceIdentity = field(default_factory=DeviceIdentity)
     uplink: UplinkListen | None = None
+    keep_alive: float = KEEP_ALIVE
 
 
 @dataclass(kw_only=True)
@@ -178,7 +187,7 @@ async def _checkpoint(catalog: Catalog) -> None:
 
 
 async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
-               uplink: tuple[socket.socket, ssl.SSLContext] | None) -> None:
+               uplink: tuple[socket.socket, ssl.SSLContext, LinkLimits] | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     interrupts = 0
@@ -200,6 +209,7 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
     # Hypercorn closes the descriptor it is given; it gets a duplicate, ours is closed by serve().
     config.bind = [f"fd://{os.dup(sock.fileno())}"]
     config.graceful_timeout = GRACE
+    config.keep_alive_timeout = options.keep_alive
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     if options.certfile:
@@ -219,7 +229,8 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
         links = UplinkRegistry()
         group.create_task(Supervisor(catalog, watcher.notify, links).run(stop))
         if uplink is not None:
-            group.create_task(UplinkListener(*uplink, catalog, links).serve(stop))
+            listening, context, limits = uplink
+            group.create_task(UplinkListener(listening, context, catalog, links, limits=limits).serve(stop))
         # Uplinks serve the same app to remote clients over the connections this gateway opens (digest §3).
         group.create_task(Connector(catalog, app).run(stop))
 
@@ -229,8 +240,8 @@ def _shown(sock: socket.socket) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _uplink_listener(listen: UplinkListen) -> tuple[socket.socket, ssl.SSLContext]:
-    """The bound socket and TLS context of the uplink listener, or UplinkListenError."""
+def _uplink_listener(listen: UplinkListen) -> tuple[socket.socket, ssl.SSLContext, LinkLimits]:
+    """The bound socket, TLS context and link limits of the uplink listener, or UplinkListenError."""
     try:
         context = server_context(listen.tls)
     except (ssl.SSLError, OSError) as err:
@@ -243,7 +254,7 @@ def _uplink_listener(listen: UplinkListen) -> tuple[socket.socket, ssl.SSLContex
     wanted = FILE_LIMIT if hard == resource.RLIM_INFINITY else min(FILE_LIMIT, hard)
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-    return sock, context
+    return sock, context, LinkLimits.idle_timeout(listen.idle_timeout)
 
 
 def serve(options: ServeOptions) -> None:

@@ -50,7 +50,8 @@ def check(s: Segment) -> None:
     if not (math.isfinite(s.heartbeat) and 0 < s.heartbeat <= MAX_HEARTBEAT):
         raise CatalogError(f"segment {s.name!r}: heartbeat {s.heartbeat} must be more than 0 and at most "
                            f"{MAX_HEARTBEAT:g} seconds")
-    for what in ("url",) if s.uplinked else ("url", "user", "password"):  # an uplink needs no login (§3.3)
+    # An uplink may grant the level itself: then the segment has no login, neither user nor password.
+    for what in ("url",) if s.uplinked and not (s.user or s.password) else ("url", "user", "password"):
         if not getattr(s, what):
             raise CatalogError(f"segment {s.name!r} needs a non-empty {what}")
 
@@ -192,7 +193,7 @@ def status(engine: Engine, now: dt.datetime) -> list[dict[str, Any]]:
     for s in segments:
         mine = by_segment.get(s.name, [])
         out.append({
-            "name": s.name, "url": s.url, "state": s.state, "resources": counts.get(s.name, 0),
+            "name": s.name, "url": s.url, "user": s.user or None, "state": s.state, "resources": counts.get(s.name, 0),
             "last_seen": s.last_seen,
             "lag_seconds": (records.aware(now) - s.last_seen).total_seconds() if s.last_seen is not None else None,
             "last_error": s.last_error, "rejected": s.rejected, "generation": s.generation,

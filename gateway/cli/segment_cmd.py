@@ -8,9 +8,13 @@ terminal, asked twice without echo; it is never printed or listed.
 A segment behind a firewall connects to us instead (``serve
 --uplink-listen``): ``--uplink-identity`` names the subject CN of its client
 certificate, ``--uplink-token-stdin`` reads its bearer token (kept only as a
-SHA-256).  It has no login (its uplink grants the level) and its URL is
-nominal, ``https://NAME/onvif/device_service`` by default: requests travel
-over its link, with the URL's host as ``:authority``.
+SHA-256).  Its URL is nominal, ``https://NAME/onvif/device_service`` by
+default: requests travel over its link, with the URL's host as
+``:authority``.  A vmsgw uplink grants its configured level, so no login is
+needed; a plain relay forwards to a device that authenticates each request
+itself, so ``--user`` gives the login sent as WS-UsernameToken through the
+link.  With both ``--uplink-token-stdin`` and ``--user``, standard input
+holds two lines: the token first, then the password.
 """
 from __future__ import annotations
 
@@ -70,7 +74,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     )  # fmt: skip
     add.add_argument("name", type=segment_name, metavar="NAME")
     add.add_argument("--url", type=segment_url, help="the segment's device service URL (nominal for an uplink)")
-    add.add_argument("--user", help="the user this gateway logs in to the segment as (not for an uplink)")
+    add.add_argument("--user", help="the user this gateway logs in to the segment as; for an uplink, only when its "
+                     "device authenticates requests itself (behind a plain relay)")
     add.add_argument(
         "--heartbeat", type=heartbeat, default=DEFAULT_HEARTBEAT, metavar="SECONDS",
         help=f"live-check interval: the segment is down after this plus a grace period of silence "
@@ -84,10 +89,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
                                 "--uplink-listen) instead of being dialled; give one or both")
     up.add_argument("--uplink-identity", metavar="ID", help="the subject CN of the segment's client certificate")
     up.add_argument("--uplink-token-stdin", action="store_true",
-                    help="read the segment's bearer access token from standard input (first line)")
+                    help="read the segment's bearer access token from standard input (first line; with --user, "
+                    "the password is the second line)")
     add.set_defaults(handler=run_add, command="segment add")
 
-    listing = verbs.add_parser("list", parents=[common], help="list segments and their settings (never passwords)")
+    listing = verbs.add_parser("list", parents=[common], help="list segments and their settings: the user a login is "
+                               "sent as (- for none), never passwords")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
     listing.set_defaults(handler=run_list, command="segment list")
 
@@ -123,17 +130,19 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def _add_uplinked(args: argparse.Namespace) -> int:
-    if args.user is not None or args.no_verify_tls or args.ca is not None:
-        raise UsageError("a segment that connects through an uplink takes no --user, --no-verify-tls or --ca: "
-                         "its uplink is authenticated by the listener and grants the level")
-    token = read_stdin_line() if args.uplink_token_stdin else None
+    if args.no_verify_tls or args.ca is not None:
+        raise UsageError("a segment that connects through an uplink takes no --no-verify-tls or --ca: "
+                         "its uplink's TLS is the listener's")
+    token = read_stdin_line() if args.uplink_token_stdin else None  # first: the password is the next line
+    password = new_password() if args.user is not None else ""
     url = args.url or f"https://{args.name}/onvif/device_service"
-    segment = Segment(name=args.name, url=url, user="", password="", heartbeat=args.heartbeat,
+    segment = Segment(name=args.name, url=url, user=args.user or "", password=password, heartbeat=args.heartbeat,
                       uplink_identity=args.uplink_identity, uplink_token=token is not None)
     _save(args, segment, token=token)
     how = " and ".join(filter(None, (f"certificate CN={args.uplink_identity}" if args.uplink_identity else "",
                                      "its token" if token else "")))
-    print(f"segment {args.name} {'saved' if args.update else 'added'}: connects through an uplink ({how})")
+    login = f"; logs in to its device as {args.user}" if args.user else ""
+    print(f"segment {args.name} {'saved' if args.update else 'added'}: connects through an uplink ({how}){login}")
     return EXIT_OK
 
 
@@ -170,12 +179,12 @@ def run_list(args: argparse.Namespace) -> int:
     with open_catalog(db_url(args)) as catalog:
         segments = catalog.list_segments()
     if args.json:
-        print_json([{"name": s.name, "url": s.url, "user": s.user, "verify_tls": s.verify_tls, "ca_file": s.ca_file,
-                     "heartbeat": s.heartbeat, "state": s.state, "uplink_identity": s.uplink_identity,
-                     "uplink_token": s.uplink_token} for s in segments])
+        print_json([{"name": s.name, "url": s.url, "user": s.user or None, "verify_tls": s.verify_tls,
+                     "ca_file": s.ca_file, "heartbeat": s.heartbeat, "state": s.state,
+                     "uplink_identity": s.uplink_identity, "uplink_token": s.uplink_token} for s in segments])
     else:
         table(("name", "url", "user", "tls", "heartbeat", "state"),
-              ((s.name, s.url, s.user, _tls(s), f"{s.heartbeat:g} s", s.state) for s in segments))
+              ((s.name, s.url, s.user or None, _tls(s), f"{s.heartbeat:g} s", s.state) for s in segments))
     return EXIT_OK
 
 

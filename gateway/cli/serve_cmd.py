@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import errno
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.cli.args import Listen, listen_address, positive_int
+from gateway.cli.args import Listen, listen_address, positive_int, positive_seconds
 from gateway.cli.context import db_url
 from gateway.cli.output import EXIT_OK, Failure, UsageError
 
@@ -19,6 +19,25 @@ if TYPE_CHECKING:  # the server and migration stacks load only for the commands 
     from gateway.runtime import ServeOptions, UplinkListen
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
+#: The defaults of gateway.runtime (KEEP_ALIVE, LinkLimits.dead_after), stated here for the help
+#: without loading the server stack; a test holds them equal.
+SHOWN_KEEP_ALIVE, SHOWN_UPLINK_IDLE = 300.0, 25.0
+#: Longest --keep-alive: a day; idle connections hold a descriptor each.
+MAX_KEEP_ALIVE = 86_400.0
+#: --uplink-idle-timeout bounds: below a second one busy moment delaying a PING answer would cut a live link.
+MIN_UPLINK_IDLE, MAX_UPLINK_IDLE = 1.0, 3_600.0
+
+
+def seconds_within(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: seconds more than 0, at least ``low`` and at most ``high``."""
+
+    def parse(text: str) -> float:
+        value = positive_seconds(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} must be from {low:g} to {high:g} seconds")
+        return value
+
+    return parse
 #: Errors of bind(): the address is the problem, not the gateway.
 _BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
@@ -35,6 +54,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     p.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     p.add_argument("--tls-key", type=Path, metavar="FILE", help="the PEM private key of --tls-cert")
     p.add_argument("--max-pull-points", type=positive_int, metavar="N", help="live pull points allowed at once")
+    p.add_argument(
+        "--keep-alive", type=seconds_within(0, MAX_KEEP_ALIVE), metavar="SECONDS",
+        help=f"seconds an idle client connection stays open between requests, and before its first (default "
+        f"{SHOWN_KEEP_ALIVE:g}, at most {MAX_KEEP_ALIVE:g}). The HTTP server's own 5 s closed the pooled "
+        "connections of relays and proxies every 5 s; the default outlasts the idle limits of common pools and "
+        "proxies (60 to 120 s), so they close first and never send a request on a connection being closed",
+    )  # fmt: skip
     up = p.add_argument_group("uplink listener", "accept segments behind firewalls that connect to this gateway "
                               "(ONVIF Uplink, h2c-reverse and WebSocket, over TLS)")
     up.add_argument("--uplink-listen", type=listen_address, metavar="HOST:PORT",
@@ -43,6 +69,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     up.add_argument("--uplink-key", type=Path, metavar="FILE", help="the PEM private key of --uplink-cert")
     up.add_argument("--uplink-ca", type=Path, metavar="FILE",
                     help="PEM CAs of segments' client certificates; without it segments authenticate by token only")
+    up.add_argument(
+        "--uplink-idle-timeout", type=seconds_within(MIN_UPLINK_IDLE, MAX_UPLINK_IDLE), metavar="SECONDS",
+        help=f"close a connected uplink that sent nothing, not even a PING answer, for this long (default "
+        f"{SHOWN_UPLINK_IDLE:g}, {MIN_UPLINK_IDLE:g} to {MAX_UPLINK_IDLE:g}). PINGs go out every 10 s (more often "
+        "for shorter timeouts), so two go unanswered first, and the default ends a dead link before the segment "
+        "itself gives up on 30 s of silence. A segment that answers PINGs is never cut while idle",
+    )  # fmt: skip
     p.set_defaults(handler=run_serve, command="serve")
 
     db = commands.add_parser("db", help="catalog schema migrations")
@@ -58,7 +91,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
 
 def serve_options(
     url: str, listen: Listen, *, tls_cert: Path | None = None, tls_key: Path | None = None,
-    max_pull_points: int | None = None, uplink: UplinkListen | None = None,
+    max_pull_points: int | None = None, uplink: UplinkListen | None = None, keep_alive: float | None = None,
 ) -> ServeOptions:
     """The runtime's ServeOptions; the TLS files are checked to exist first."""
     from gateway.events.context import EventLimits
@@ -73,7 +106,7 @@ def serve_options(
     return ServeOptions(
         db_url=url, host=listen.host, port=listen.port,
         certfile=str(tls_cert) if tls_cert else None, keyfile=str(tls_key) if tls_key else None,
-        limits=limits, uplink=uplink,
+        limits=limits, uplink=uplink, **({} if keep_alive is None else {"keep_alive": keep_alive}),
     )  # fmt: skip
 
 
@@ -83,8 +116,8 @@ def uplink_listen(args: argparse.Namespace) -> UplinkListen | None:
     from gateway.uplink.listener import TlsFiles
 
     if args.uplink_listen is None:
-        if args.uplink_cert or args.uplink_key or args.uplink_ca:
-            raise UsageError("--uplink-cert, --uplink-key and --uplink-ca need --uplink-listen")
+        if args.uplink_cert or args.uplink_key or args.uplink_ca or args.uplink_idle_timeout is not None:
+            raise UsageError("--uplink-cert, --uplink-key, --uplink-ca and --uplink-idle-timeout need --uplink-listen")
         return None
     if args.uplink_cert is None or args.uplink_key is None:
         raise UsageError("--uplink-listen needs --uplink-cert and --uplink-key: uplinks run over TLS")
@@ -93,7 +126,8 @@ def uplink_listen(args: argparse.Namespace) -> UplinkListen | None:
             raise UsageError(f"{path}: no such file")
     files = TlsFiles(certfile=str(args.uplink_cert), keyfile=str(args.uplink_key),
                      cafile=str(args.uplink_ca) if args.uplink_ca else None)
-    return UplinkListen(host=args.uplink_listen.host, port=args.uplink_listen.port, tls=files)
+    idle = {} if args.uplink_idle_timeout is None else {"idle_timeout": args.uplink_idle_timeout}
+    return UplinkListen(host=args.uplink_listen.host, port=args.uplink_listen.port, tls=files, **idle)
 
 
 @contextmanager
@@ -124,7 +158,7 @@ def serve(options: ServeOptions) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     options = serve_options(
         db_url(args), args.listen, tls_cert=args.tls_cert, tls_key=args.tls_key, max_pull_points=args.max_pull_points,
-        uplink=uplink_listen(args),
+        uplink=uplink_listen(args), keep_alive=args.keep_alive,
     )
     serve(options)
     return EXIT_OK

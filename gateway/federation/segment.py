@@ -70,7 +70,8 @@ class Link:
     """One segment's HTTP side: POST a SOAP request, read a capped reply, map every error."""
 
     def __init__(self, segment: Segment, client: httpx.AsyncClient) -> None:
-        # An uplinked segment may have no login: its uplink grants the level (digest §3.3).
+        # An uplinked segment may have no login (a vmsgw uplink grants its level), or one for a device
+        # behind a plain relay that authenticates every request itself: then it travels like any other.
         self.credentials = (protocol.Credentials(user=segment.user, password=segment.password)
                             if segment.user else None)
         self.client = client

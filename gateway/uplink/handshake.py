@@ -28,6 +28,11 @@ Rules:
 2. Only ``GET`` (405 otherwise) on HTTP/1.1, with an origin-form target,
    ``Connection: upgrade``, a known ``Upgrade`` and no body (400 otherwise).
    ``HTTP2-Settings`` is accepted and ignored (digest §3.2 rec).
+   One deviation is tolerated: the version written ``http/1.1`` in lower case
+   at the end of the request line, as a widely copied relay does (the
+   protocol's own figure shows it so).  It is read as ``HTTP/1.1`` and named
+   in :attr:`UpgradeRequest.deviations`; everything else in the line stays
+   strict (h11's grammar).
 3. The bearer token comes from ``Authorization: Bearer`` or the query's
    ``access_token`` (RFC 6750 §2.1, §2.3), for either variant; both at once,
    or a malformed one, is 400 (RFC 6750 §3.1 ``invalid_request``).
@@ -60,6 +65,10 @@ _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: The realm of our WWW-Authenticate challenges (RFC 6750 §3).
 REALM = "vmsgw-uplink"
+#: The request line's ending as deployed relays write it, and what HTTP/1.1 spells (the name is case-sensitive).
+_LOWER_CASE_VERSION, _VERSION = b" http/1.1", b" HTTP/1.1"
+#: How :attr:`UpgradeRequest.deviations` names the tolerated lower-case version.
+LOWER_CASE_VERSION = "the request line's version is written 'http/1.1' (HTTP/1.1 spells it 'HTTP/1.1')"
 
 
 class Kind(str, enum.Enum):
@@ -85,6 +94,7 @@ class UpgradeRequest:
     token: str | None  # the bearer access token, from either place
     ws_key: str | None  # Sec-WebSocket-Key (websocket only)
     trailing: bytes  # bytes after the head: the start of the tunnel
+    deviations: tuple[str, ...] = ()  # tolerated departures from HTTP/1.1 (rule 2), for the log
 
 
 class Refusal(Exception):
@@ -110,6 +120,18 @@ class UpgradeParser:
         self._request: h11.Request | None = None
         self._refusal: Refusal | None = None
         self._done = False
+        self._line: bytes | None = b""  # the request line until its end is seen, then None
+        self._deviations: tuple[str, ...] = ()
+
+    def _tolerant(self, head: bytes) -> bytes:
+        """``head`` with a request line ending in lower-case ``http/1.1`` (rule 2) spelled ``HTTP/1.1``."""
+        end = head.find(b"\n")
+        line_end = end - 1 if end > 0 and head[end - 1:end] == b"\r" else end
+        if end < 0 or not head[:line_end].endswith(_LOWER_CASE_VERSION):
+            return head
+        self._deviations = (LOWER_CASE_VERSION,)
+        start = line_end - len(_LOWER_CASE_VERSION)
+        return head[:start] + _VERSION + head[line_end:]
 
     def receive_data(self, data: bytes) -> UpgradeRequest | _NeedData:
         """Feed bytes (``b""`` at EOF): NEED_DATA, the request, or a raised :class:`Refusal`."""
@@ -128,6 +150,11 @@ class UpgradeParser:
 
     def _receive(self, data: bytes) -> UpgradeRequest | _NeedData:
         self._received += len(data)
+        if self._line is not None:  # h11 sees nothing before the request line is complete (or EOF, or too long)
+            self._line += data
+            if b"\n" not in self._line and data and len(self._line) <= MAX_HEAD:
+                return NEED_DATA
+            data, self._line = self._tolerant(self._line), None
         self._h11.receive_data(data)
         while True:
             event = self._h11.next_event()
@@ -145,7 +172,7 @@ class UpgradeParser:
                 if self._received - len(trailing) > MAX_HEAD:
                     raise Refusal(431, f"upgrade request head larger than {MAX_HEAD} bytes")
                 self._done = True
-                return _upgrade(self._request, trailing)
+                return _upgrade(self._request, trailing, self._deviations)
             else:  # a checked head has no body, so nothing else can come before its end
                 raise Refusal(400, "unexpected data in the upgrade request")
 
@@ -172,7 +199,7 @@ def _check_head(request: h11.Request) -> None:
         raise Refusal(400, "missing Connection: Upgrade")
 
 
-def _upgrade(request: h11.Request, trailing: bytes) -> UpgradeRequest:
+def _upgrade(request: h11.Request, trailing: bytes, deviations: tuple[str, ...]) -> UpgradeRequest:
     offered = _tokens(request, b"upgrade")
     ws_key = None
     if H2C_REVERSE in offered:
@@ -184,7 +211,8 @@ def _upgrade(request: h11.Request, trailing: bytes) -> UpgradeRequest:
     target = urlsplit(request.target.decode("ascii", "replace"))
     host = _values(request, b"host")
     return UpgradeRequest(kind=kind, path=target.path, host=host[0] if host else "",
-                          token=_token(request, target.query), ws_key=ws_key, trailing=trailing)
+                          token=_token(request, target.query), ws_key=ws_key, trailing=trailing,
+                          deviations=deviations)
 
 
 def _websocket_key(request: h11.Request) -> str:

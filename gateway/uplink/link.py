@@ -81,6 +81,19 @@ class LinkLimits:
     #: Largest response body; a segment reply is capped at 8 MiB above us, media may be more.
     max_response: int = 16 * 1024 * 1024
 
+    @classmethod
+    def idle_timeout(cls, seconds: float) -> LinkLimits:
+        """Limits under which a link that hears nothing for ``seconds`` is dead (``serve --uplink-idle-timeout``).
+
+        The PINGs keep their share of it (``dead_after / ping_interval`` as by default: two go
+        unanswered before the link dies) but never grow rarer than the default interval,
+        which the peer's 30 s silence rule needs.  A peer that answers them is never cut
+        while idle, whatever ``seconds``.
+        """
+        default = cls()
+        return cls(dead_after=seconds,
+                   ping_interval=min(default.ping_interval, seconds * default.ping_interval / default.dead_after))
+
 
 class Response(NamedTuple):
     status: int

@@ -23,7 +23,13 @@ answered and before anything reaches the catalog beyond one lookup:
 4. Both given and naming different segments: **403**.  Neither: **401**.
 
 Every refusal and TLS failure is logged with the peer's address; a
-connection's failure never touches another's.  A segment that connects again
+connection's failure never touches another's.  A tolerated deviation of the
+upgrade request (handshake.py rule 2) is logged once per segment, after
+authentication: a relay reconnects from ever new ports and possibly through
+changing or shared NAT addresses, while the segment is stable, is what the
+operator can act on, and only authenticated peers can add one to the
+remembered set (which the catalog's segments bound).  Refused peers are logged
+at every refusal anyway.  A segment that connects again
 replaces its older link (registry.py), which is closed.
 """
 from __future__ import annotations
@@ -108,6 +114,7 @@ class UplinkListener:
         self._sock, self._context, self._identities, self.registry = sock, context, identities, registry
         self._limits, self._upgrade_timeout = limits, upgrade_timeout
         self._connections: set[asyncio.Task[None]] = set()
+        self._deviations_logged: set[tuple[str, str]] = set()  # (segment, deviation)
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Accept until ``stop``; then stop accepting and close every connection and link."""
@@ -162,6 +169,7 @@ class UplinkListener:
             reason = getattr(exc, "reason", None) or exc
             log.warning("uplink from %s: TLS handshake or connection failed: %s", peer, reason)
             return await close_writer(writer)
+        self._log_deviations(segment.name, peer, request.deviations)
         writer.write(switching_protocols(request))
         stream: ByteStream = AsyncioStream(reader, writer, pending=request.trailing)
         if request.kind is Kind.WEBSOCKET:
@@ -173,6 +181,13 @@ class UplinkListener:
             log.warning("uplink from %s (segment %s) closed before HTTP/2 started: %s", peer, segment.name, exc)
             return
         await self._hold(link, segment.name, f"{peer}, {request.kind.value}, {how}")
+
+    def _log_deviations(self, name: str, peer: str, deviations: tuple[str, ...]) -> None:
+        for deviation in deviations:
+            if (name, deviation) not in self._deviations_logged:
+                self._deviations_logged.add((name, deviation))
+                log.warning("uplink of segment %s (from %s) deviates from HTTP/1.1, accepted: %s; "
+                            "not logged again for this segment", name, peer, deviation)
 
     async def _hold(self, link: Link, name: str, what: str) -> None:
         old = self.registry.attach(name, link)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.uplink.handshake import (
+    LOWER_CASE_VERSION,
     MAX_HEAD,
     NEED_DATA,
     Kind,
@@ -78,6 +79,34 @@ def test_without_a_token_the_token_is_none_and_http2_settings_is_ignored() -> No
     assert req.token is None and req.trailing == b""
 
 
+@pytest.mark.parametrize("cut", [1, 14, 18, 19, 20, 21, 40])
+def test_a_lower_case_version_is_read_as_http_1_1_and_named_wherever_the_bytes_are_split(cut: int) -> None:
+    data = NATIVE.replace(b" HTTP/1.1\r\n", b" http/1.1\r\n", 1) + b"PRI * HTTP/2.0"
+    req = parse(data[:cut], data[cut:])
+    assert (req.kind, req.path, req.token, req.trailing) == (Kind.NATIVE, "/uplink", "abc.DEF-123_~+/==",
+                                                             b"PRI * HTTP/2.0")
+    assert req.deviations == (LOWER_CASE_VERSION,)
+    assert parse(NATIVE).deviations == ()
+
+
+@pytest.mark.parametrize("line", [
+    b"GET /uplink http/1.0", b"GET /uplink hTTP/1.1", b"GET /uplink Http/1.1", b"GET /uplink http/1.1 ",
+    b"GET  /uplink http/1.1", b"GET /uplink  http/1.1", b"GET /up link http/1.1", b"GET /uplink\thttp/1.1",
+    b"GET /uplink http/1.1x", b"GET /uplink xhttp/1.1", b"GET http/1.1", b" http/1.1", b"http/1.1",
+    b"GET /uplink http/2", b"GET /uplink http/1.1\x00", b"GET /\xff\xfe http/1.1",
+])
+def test_every_other_departure_in_the_request_line_stays_refused(line: bytes) -> None:
+    data = line + NATIVE[NATIVE.index(b"\r\n"):]
+    refusal = refused(data)
+    assert refusal.status == 400, refusal
+
+
+def test_the_lower_case_version_is_only_tolerated_in_the_request_line() -> None:
+    bad_header = NATIVE.replace(b"Host: city.example", b"Host: city.example http/1.1").replace(b"HTTP/1.1", b"HTTP/1.0")
+    assert refused(bad_header).status == 400
+    assert parse(NATIVE.replace(b"city.example", b"city.example http/1.1")).deviations == ()
+
+
 @pytest.mark.parametrize(("data", "status", "words"), [
     (NATIVE.replace(b"GET", b"POST"), 405, "GET"),
     (NATIVE.replace(b"HTTP/1.1", b"HTTP/1.0"), 400, "HTTP/1.1"),
@@ -119,7 +148,8 @@ def test_unauthorized_carries_the_bearer_challenge() -> None:
     assert b'WWW-Authenticate: Bearer realm="vmsgw-uplink", error="invalid_token"\r\n' in response
 
 
-HEAD_PIECES = [b"GET ", b"POST ", b"/uplink", b"?access_token=t", b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", b"Host: c\r\n",
+HEAD_PIECES = [b"GET ", b"POST ", b"/uplink", b"?access_token=t", b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", b" http/1.1\r\n",
+               b" http/1.1", b"\n", b"Host: c\r\n",
                b"Connection: Upgrade\r\n", b"Upgrade: h2c-reverse\r\n", b"Upgrade: websocket\r\n",
                b"Sec-WebSocket-Version: 13\r\n", f"Sec-WebSocket-Key: {KEY}\r\n".encode(),
                b"Sec-WebSocket-Protocol: h2c-reverse\r\n", b"Authorization: Bearer x\r\n", b"Content-Length: 2\r\n",

@@ -135,9 +135,8 @@ async def upgrade(port: int, ctx: ssl.SSLContext, *, scheme: str = "https", toke
 
 
 @asynccontextmanager
-async def uplink(port: int, ctx: ssl.SSLContext, **how: object) -> AsyncIterator[H2Peer]:
-    """A connected local service answering requests, for the duration of the block."""
-    stream, _ = await upgrade(port, ctx, **how)  # type: ignore[arg-type]
+async def serving(stream: ByteStream) -> AsyncIterator[H2Peer]:
+    """A local service answering requests on an upgraded ``stream`` for the duration of the block, then closed."""
     peer = H2Peer(stream)
     task = asyncio.create_task(peer.run())
     try:
@@ -146,6 +145,14 @@ async def uplink(port: int, ctx: ssl.SSLContext, **how: object) -> AsyncIterator
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await stream.aclose()
+
+
+@asynccontextmanager
+async def uplink(port: int, ctx: ssl.SSLContext, **how: object) -> AsyncIterator[H2Peer]:
+    """A connected local service answering requests, for the duration of the block."""
+    stream, _ = await upgrade(port, ctx, **how)  # type: ignore[arg-type]
+    async with serving(stream) as peer:
+        yield peer
 
 
 async def request_through(listening: Listening, segment: str) -> bytes:
