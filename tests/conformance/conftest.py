@@ -1,0 +1,13 @@
+"""Fixtures of the schema-conformance suite: the compiled official schemas, once per session."""
+from __future__ import annotations
+
+import pytest
+import xmlschema
+
+from tests.conformance.schemas import onvif_schema
+
+
+@pytest.fixture(scope="session")
+def onvif_schemas() -> xmlschema.XMLSchema11:
+    """The official schema set (about 2-3 s to compile, paid once per test session)."""
+    return onvif_schema()
