@@ -493,13 +493,13 @@ def raw_pull_document(rows: Sequence[Row], utc: str) -> bytes:
                      f'<tt:Source><tt:SimpleItem Name="Token" Value="{attr(row.token)}"/></tt:Source><tt:Data>')
         if row.name is not None:
             parts.append(f'<tt:SimpleItem Name="Name" Value="{attr(row.name)}"/>')
+        parts.extend(f'<tt:SimpleItem Name="Scope" Value="{attr(scope)}"/>' for scope in row.scopes)
+        if row.offline is not None:
+            parts.append(f'<tt:SimpleItem Name="Offline" Value="{"true" if row.offline else "false"}"/>')
         if row.lat is not None and row.lon is not None:
             elevation = f' elevation="{_num(row.elevation)}"' if row.elevation is not None else ""
             parts.append(f'<tt:ElementItem Name="Location"><tt:GeoLocation lon="{_num(row.lon)}" '
                          f'lat="{_num(row.lat)}"{elevation}/></tt:ElementItem>')
-        parts.extend(f'<tt:SimpleItem Name="Scope" Value="{attr(scope)}"/>' for scope in row.scopes)
-        if row.offline is not None:
-            parts.append(f'<tt:SimpleItem Name="Offline" Value="{"true" if row.offline else "false"}"/>')
         parts.append("</tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>")
     parts.append("</tev:PullMessagesResponse></s:Body></s:Envelope>")
     return "".join(parts).encode()
@@ -829,7 +829,7 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
     """Time the catalog, cursor and builder calls a CreatePullPointSubscription + PullMessages makes.
 
     The same functions the handlers call (``Catalog`` pull point methods,
-    ``events.cursor.collect``, ``onvif.messages.pull_messages_response``,
+    ``events.cursor.collect``, ``onvif.resource_event.write.pull_messages_response``,
     ``soap.build.build_response``), in the same order, with the same
     arguments; what the gateway's HTTP figure adds on top is the HTTP server,
     the SOAP pipeline (parse, UsernameToken, dispatch), the filter parser and
@@ -841,8 +841,8 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
     from gateway.catalog.model import PullPointState
     from gateway.catalog.store import Catalog
     from gateway.events.cursor import Subscription, collect
-    from gateway.onvif.messages import pull_messages_response
     from gateway.onvif.ns import NSMAP
+    from gateway.onvif.resource_event.write import pull_messages_response
     from gateway.query.model import LocationFilter, ResourceQuery
     from gateway.query.sql import where_clause
     from gateway.soap.build import build_response
@@ -1027,7 +1027,7 @@ WATCH: tuple[tuple[str, str, str], ...] = (
     ("gateway/catalog/store.py", "save_pull_point", "pull point save"),
     ("gateway/catalog/store.py", "create_pull_point", "pull point create"),
     ("gateway/query/select.py", "project", "SelectFilter projection"),
-    ("gateway/onvif/messages.py", "pull_messages_response", "tt:Message writing"),
+    ("gateway/onvif/resource_event/write.py", "pull_messages_response", "tt:Message writing"),
     ("gateway/soap/build.py", "build_response", "envelope building + serialisation"),
     ("gateway/soap/build.py", "_serialize", "serialisation (tostring)"),
 )

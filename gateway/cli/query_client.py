@@ -32,8 +32,9 @@ from zeep.transports import Transport
 from zeep.wsa import WsAddressingPlugin
 from zeep.wsse.username import UsernameToken
 
-from gateway.cli.query_xml import NOTIFICATION, Notification, filter_elements, parse_notifications
 from gateway.onvif.ns import NSMAP, TDS, TEV
+from gateway.onvif.resource_event.read import NOTIFICATION, Notification, parse_notifications
+from gateway.query.filters import filter_elements
 from gateway.query.model import ResourceQuery
 from gateway.soap.ns import WSA
 

@@ -19,7 +19,7 @@ from gateway.events.cursor import collect
 from gateway.events.service import termination_time
 from gateway.onvif import faults
 from gateway.onvif.access import READ_MEDIA
-from gateway.onvif.messages import pull_messages_response
+from gateway.onvif.resource_event.write import pull_messages_response
 from gateway.onvif.ns import TEV, WSNT
 from gateway.onvif.time import TimeFormatError, format_utc, parse_duration
 from gateway.onvif.xml import child, element, sub, utcnow

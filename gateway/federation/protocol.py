@@ -10,19 +10,16 @@ counted and reported, never stored.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import uuid
 from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.addressing.context import parse_segment_token
-from gateway.addressing.tokens import TokenError
-from gateway.catalog.model import RESOURCE_KINDS, Operation, SegmentUpdate
-from gateway.catalog.scopes import has_space
+from gateway.catalog.model import SegmentUpdate
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
-from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, TT, WSA, WSNT
+from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, WSA, WSNT
+from gateway.onvif.resource_event.read import NOTIFICATION, read_event
 from gateway.onvif.time import format_duration
 from gateway.soap.build import build_request
 from gateway.soap.envelope import parse_envelope
@@ -32,13 +29,8 @@ from gateway.soap.security import username_token
 
 #: Largest reply accepted from a segment: a full 1000-message pull is about 0.5 MB.
 MAX_REPLY_BYTES = 8 * 1024 * 1024
-#: Limits on one resource's items; beyond them the item is refused, not truncated.
-MAX_NAME = 1024
-MAX_SCOPES = 64
-MAX_SCOPE = 1024
 
 _NO_SUBCODES = FaultVocabulary()
-_OPERATIONS = {op.value: op for op in Operation}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,9 +145,9 @@ def parse_pull(body: etree._Element) -> PullBatch:
         raise SegmentMisbehaved(f"expected PullMessagesResponse, got {etree.QName(body).localname}")
     events: list[SegmentUpdate] = []
     rejected: list[str] = []
-    for note in body.iterchildren(f"{{{WSNT}}}NotificationMessage"):
+    for note in body.iterchildren(NOTIFICATION):
         try:
-            event = _event(note)
+            event = read_event(note)
         except ValueError as exc:
             rejected.append(str(exc))
             continue
@@ -163,98 +155,3 @@ def parse_pull(body: etree._Element) -> PullBatch:
             events.append(event)
     return PullBatch(events=events, rejected=rejected)
 
-
-_TOPIC = f"{{{WSNT}}}Topic"
-_NOTIFY_MESSAGE = f"{{{WSNT}}}Message"
-_MESSAGE = f"{{{TT}}}Message"
-_SOURCE = f"{{{TT}}}Source"
-_DATA = f"{{{TT}}}Data"
-_SIMPLE = f"{{{TT}}}SimpleItem"
-_ELEMENT = f"{{{TT}}}ElementItem"
-_TOPICS_NS = "http://www.onvif.org/ver10/topics"
-_RESOURCE_TOPIC = "Resource/"
-
-
-def _first(parent: etree._Element | None, tag: str) -> etree._Element | None:
-    """The first child of ``parent`` with ``tag``: a plain loop, cheaper than ``find`` on the hot path."""
-    if parent is not None:
-        for child in parent:
-            if child.tag == tag:
-                return child
-    return None
-
-
-def _event(note: etree._Element) -> SegmentUpdate | None:
-    topic = _first(note, _TOPIC)
-    text = (topic.text or "").strip() if topic is not None else ""
-    prefix, _, path = text.partition(":")
-    if topic is None or not path.startswith(_RESOURCE_TOPIC) or topic.nsmap.get(prefix) != _TOPICS_NS:
-        return None  # not a resource property: nothing for the catalog
-    kind = path[len(_RESOURCE_TOPIC):]
-    if kind not in RESOURCE_KINDS:
-        raise ValueError(f"unsupported resource topic {text[:80]!r}")
-    msg = _first(_first(note, _NOTIFY_MESSAGE), _MESSAGE)
-    if msg is None:
-        raise ValueError("notification without tt:Message")
-    operation = _OPERATIONS.get(msg.get("PropertyOperation", ""))
-    if operation is None:
-        raise ValueError(f"PropertyOperation {msg.get('PropertyOperation')!r} is not a property operation")
-    token = data = None
-    for part in msg:
-        if part.tag == _SOURCE:
-            for item in part:
-                if item.tag == _SIMPLE and item.get("Name") == "Token":
-                    token = item.get("Value")
-        elif part.tag == _DATA and data is None:
-            data = part
-    if token is None:
-        raise ValueError("resource event without a Source Token")
-    try:
-        parse_segment_token(token)
-    except TokenError as exc:
-        raise ValueError(f"token {token[:80]!r}: {exc}") from None
-    if data is None:
-        return SegmentUpdate(operation=operation, kind=kind, token=token)
-    return SegmentUpdate(operation=operation, kind=kind, token=token, **_data(data, token))
-
-
-def _data(data: etree._Element, token: str) -> dict[str, object]:
-    fields: dict[str, object] = {}
-    scopes: list[str] = []
-    for item in data:
-        tag = item.tag
-        if tag == _SIMPLE:
-            name, value = item.get("Name"), item.get("Value", "")
-            if name == "Scope":
-                if len(value) > MAX_SCOPE or len(scopes) >= MAX_SCOPES or not value or has_space(value):
-                    raise ValueError(f"{token}: unacceptable scope {value[:80]!r}")
-                scopes.append(value)
-            elif name == "Name":
-                if len(value) > MAX_NAME:
-                    raise ValueError(f"{token}: name longer than {MAX_NAME} characters")
-                fields["name"] = value
-            elif name == "Offline":
-                value = value.strip()
-                if value not in ("true", "false", "1", "0"):
-                    raise ValueError(f"{token}: Offline {value[:20]!r} is not an xs:boolean")
-                fields["offline"] = value in ("true", "1")
-        elif tag == _ELEMENT and item.get("Name") == "Location" and len(item):
-            fields["location"] = _location(item[0], token)
-    if scopes:
-        fields["scopes"] = tuple(scopes)
-    return fields
-
-
-def _location(geo: etree._Element, token: str) -> tuple[float, float, float | None] | None:
-    if geo.get("lat") is None and geo.get("lon") is None:
-        return None
-    try:
-        lat, lon = float(geo.get("lat", "")), float(geo.get("lon", ""))
-        elevation = float(geo.get("elevation")) if geo.get("elevation") is not None else None
-    except ValueError:
-        raise ValueError(f"{token}: location is not numeric") from None
-    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValueError(f"{token}: location lat={lat} lon={lon} is out of range")
-    if elevation is not None and not math.isfinite(elevation):
-        raise ValueError(f"{token}: elevation is not finite")
-    return lat, lon, elevation

@@ -24,8 +24,8 @@ from lxml import etree
 from gateway.catalog.model import RESOURCE_KINDS
 from gateway.onvif import faults
 from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, TNS1, TT, WSTOP, XS
+from gateway.onvif.resource_event import MESSAGE_DESCRIPTION, ROOT, topic_text
 
-ROOT = "Resource"  # tns1:Resource, the parent of every resource topic (digest §1.4)
 SUBTREE = "//."  # ConcreteSet: this node and all its descendants (digest §2.13)
 ALTERNATIVE = "|"
 
@@ -106,23 +106,6 @@ def intersect_kinds(selections: Iterable[Kinds]) -> Kinds:
     return result
 
 
-def topic_text(kind: str) -> str:
-    """``tns1:Resource/<kind>``, the text of ``wsnt:Topic`` for a resource event."""
-    if kind not in _KINDS:
-        raise ValueError(f"{kind!r} is not a resource kind the gateway serves")
-    return f"tns1:{ROOT}/{kind}"
-
-
-#: The Resource message description of digest §1.4/§1.7: (group, item element, Name, Type).
-_ITEMS: tuple[tuple[str, str, str, str], ...] = (
-    ("Source", "SimpleItemDescription", "Token", "tt:ReferenceToken"),
-    ("Data", "SimpleItemDescription", "Name", "xs:string"),
-    ("Data", "ElementItemDescription", "Location", "tt:GeoLocation"),
-    ("Data", "SimpleItemDescription", "Scope", "xs:string"),
-    ("Data", "SimpleItemDescription", "Offline", "xs:boolean"),
-)
-
-
 def topic_set(kinds: Iterable[str]) -> etree._Element:
     """The ``wstop:TopicSet`` of GetEventPropertiesResponse declaring ``kinds`` (digest §1.7).
 
@@ -136,7 +119,7 @@ def topic_set(kinds: Iterable[str]) -> etree._Element:
         leaf = etree.SubElement(resource, kind, {f"{{{WSTOP}}}topic": "true"})
         description = etree.SubElement(leaf, f"{{{TT}}}MessageDescription", IsProperty="true")
         groups: dict[str, etree._Element] = {}
-        for group, item, name, type_ in _ITEMS:
+        for group, item, name, type_ in MESSAGE_DESCRIPTION:
             if group not in groups:
                 groups[group] = etree.SubElement(description, f"{{{TT}}}{group}")
             etree.SubElement(groups[group], f"{{{TT}}}{item}", Name=name, Type=type_)

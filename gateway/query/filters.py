@@ -1,4 +1,9 @@
-"""From ``tev:Filter`` and ``tev:SubscriptionPolicy`` to a :class:`ResourceQuery` (digest §1.9, DESIGN decision 8).
+"""``tev:Filter`` and ``tev:SubscriptionPolicy`` to a :class:`ResourceQuery` and back (digest §1.9, DESIGN decision 8).
+
+:func:`filter_elements` writes a query as the children of ``tev:Filter``
+(the client's side): a ConcreteSet ``wsnt:TopicExpression`` and the Resource
+Query filters in the ``tt`` namespace, in schema order within each filter.
+:func:`parse_filter` reads them (the service's side).
 
 ONVIF declares the four Resource Query filters nowhere, so every child of
 ``tev:Filter``, and every child of those, is matched by **local name in any
@@ -28,8 +33,9 @@ from lxml import etree
 from gateway.addressing.tokens import SEPARATOR, TokenError, validate_prefix
 from gateway.catalog.scopes import scope_key
 from gateway.onvif import faults
-from gateway.onvif.ns import DIALECT_ITEM_FILTER, TEV
-from gateway.onvif.topics import Kinds, intersect_kinds, parse_topic_expression
+from gateway.onvif.ns import DIALECT_CONCRETE_SET, DIALECT_ITEM_FILTER, TEV, TNS1, TT, WSNT
+from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, ROOT, SCOPE, TOKEN
+from gateway.onvif.topics import ALTERNATIVE, SUBTREE, Kinds, intersect_kinds, parse_topic_expression
 from gateway.query import itemfilter
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm, SelectPath
 from gateway.soap.fault import SoapFault
@@ -39,14 +45,31 @@ RFC2396 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc2396"
 #: rfc2396 is the same segment-prefix rule under the older RFC's name.
 MATCH_RULES = {RFC3986: RFC3986, RFC2396: RFC3986, STRCMP0: STRCMP0}
 #: Data items a SelectFilter Path may name (digest §1.4); only Scope takes a sub-step.
-SELECT_ITEMS = ("Name", "Location", "Scope", "Offline", "Token")
+SELECT_ITEMS = (NAME, LOCATION, SCOPE, OFFLINE, TOKEN)
 CHANGED_ONLY = f"{{{TEV}}}ChangedOnly"
+
+#: The children of ``tev:Filter``, by local name.
+TOPIC_EXPRESSION = "TopicExpression"
+MESSAGE_CONTENT = "MessageContent"
+PRODUCER_PROPERTIES = "ProducerProperties"
+LOCATION_FILTER = "LocationFilter"
+PREFIX_FILTER = "PrefixFilter"
+SCOPE_FILTER = "ScopeFilter"
+SELECT_FILTER = "SelectFilter"
+#: The children of the Resource Query filters, and the Match attribute of a ScopeFilter Scope.
+LON, LAT, HEIGHT, RADIUS, INCLUDE_UNKNOWN = "lon", "lat", "height", "radius", "includeUnknown"
+PREFIX = "Prefix"
+SCOPE_TERM = "Scope"
+PATH = "Path"
+MATCH = "Match"
+#: The ConcreteSet expression for "every resource topic".
+ALL_RESOURCES = f"tns1:{ROOT}{SUBTREE}"
 
 _DOUBLE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # xs:double minus INF/NaN
 _BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
 _SEGMENT = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@%]+", re.ASCII)  # an RFC 3986 path segment
 _XML_SPACE = " \t\r\n"
-_LOCATION_FIELDS = ("lon", "lat", "height", "radius", "includeUnknown")
+_LOCATION_FIELDS = (LON, LAT, HEIGHT, RADIUS, INCLUDE_UNKNOWN)
 
 
 def _local(el: etree._Element) -> str:
@@ -94,10 +117,10 @@ def _location(el: etree._Element) -> LocationFilter:
         if name in fields:
             raise refuse(f"{name} given twice")
         fields[name] = child
-    missing = [name for name in ("lon", "lat", "radius") if name not in fields]
+    missing = [name for name in (LON, LAT, RADIUS) if name not in fields]
     if missing:
         raise refuse(f"missing {', '.join(missing)}")
-    lon, lat, radius = (_number(fields[n], refuse) for n in ("lon", "lat", "radius"))
+    lon, lat, radius = (_number(fields[n], refuse) for n in (LON, LAT, RADIUS))
     if not -180.0 <= lon <= 180.0:
         raise refuse(f"lon {lon!r} is outside [-180, 180]")
     if not -90.0 <= lat <= 90.0:
@@ -105,12 +128,12 @@ def _location(el: etree._Element) -> LocationFilter:
     if radius < 0.0:
         raise refuse(f"radius {radius!r} is negative")
     include_unknown = False  # DESIGN decision 8: includeUnknown defaults to false
-    if "includeUnknown" in fields:
-        flag = _value(fields["includeUnknown"], refuse)
+    if INCLUDE_UNKNOWN in fields:
+        flag = _value(fields[INCLUDE_UNKNOWN], refuse)
         if flag not in _BOOLEAN:
             raise refuse(f"includeUnknown {flag!r} is not an xs:boolean")
         include_unknown = _BOOLEAN[flag]
-    height = _number(fields["height"], refuse) if "height" in fields else None
+    height = _number(fields[HEIGHT], refuse) if HEIGHT in fields else None
     return LocationFilter(lon=lon, lat=lat, radius=radius, height=height, include_unknown=include_unknown)
 
 
@@ -118,7 +141,7 @@ def _prefix(el: etree._Element) -> str:
     """PrefixFilter (digest §1.9.2): exactly one Prefix; a trailing ':' is the separator, not part of it."""
     refuse = _refuser(el)
     children = _elements(el, refuse)
-    if len(children) != 1 or _local(children[0]) != "Prefix":
+    if len(children) != 1 or _local(children[0]) != PREFIX:
         raise refuse(f"expected exactly one Prefix element, got {[_local(c) for c in children]}")
     prefix = _value(children[0], refuse)
     try:
@@ -135,9 +158,9 @@ def _scopes(el: etree._Element) -> list[ScopeTerm]:
         raise refuse("expected at least one Scope element")
     terms = []
     for child in children:
-        if _local(child) != "Scope":
+        if _local(child) != SCOPE_TERM:
             raise refuse(f"unexpected element {child.tag!r}; expected Scope")
-        match = (child.get("Match") or RFC3986).strip(_XML_SPACE)
+        match = (child.get(MATCH) or RFC3986).strip(_XML_SPACE)
         if match not in MATCH_RULES:
             raise refuse(f"Match rule {match!r} is not supported; use {RFC3986} or {STRCMP0}")
         uri = _value(child, refuse)
@@ -158,7 +181,7 @@ def _select(el: etree._Element) -> list[SelectPath]:
         raise refuse("expected at least one Path element")
     paths = []
     for child in children:
-        if _local(child) != "Path":
+        if _local(child) != PATH:
             raise refuse(f"unexpected element {child.tag!r}; expected Path")
         text = _value(child, refuse)
         steps = text.split("/")
@@ -166,8 +189,8 @@ def _select(el: etree._Element) -> list[SelectPath]:
             raise refuse(f"Path {text!r} is not /<item> with item one of {', '.join(SELECT_ITEMS)}")
         if len(steps) == 2:
             paths.append(SelectPath(item=steps[1]))
-        elif len(steps) == 3 and steps[1] == "Scope" and _SEGMENT.fullmatch(steps[2]):
-            paths.append(SelectPath(item="Scope", sub=(steps[2],)))
+        elif len(steps) == 3 and steps[1] == SCOPE and _SEGMENT.fullmatch(steps[2]):
+            paths.append(SelectPath(item=SCOPE, sub=(steps[2],)))
         else:
             raise refuse(f"Path {text!r}: only /Scope takes a sub-step, a scope category such as /Scope/location")
     return paths
@@ -198,8 +221,8 @@ def _changed_only(policy_el: etree._Element | None) -> bool:
     return bool(children)
 
 
-_KNOWN = ("TopicExpression", "MessageContent", "ProducerProperties",
-          "LocationFilter", "PrefixFilter", "ScopeFilter", "SelectFilter")  # fmt: skip
+_KNOWN = (TOPIC_EXPRESSION, MESSAGE_CONTENT, PRODUCER_PROPERTIES,
+          LOCATION_FILTER, PREFIX_FILTER, SCOPE_FILTER, SELECT_FILTER)  # fmt: skip
 
 
 def parse_filter(filter_el: etree._Element | None, policy_el: etree._Element | None = None) -> ResourceQuery:
@@ -215,20 +238,81 @@ def parse_filter(filter_el: etree._Element | None, policy_el: etree._Element | N
     by_name: dict[str, list[etree._Element]] = {name: [] for name in _KNOWN}
     for child in children:
         by_name[_local(child)].append(child)
-    if by_name["ProducerProperties"]:
+    if by_name[PRODUCER_PROPERTIES]:
         raise faults.invalid_producer_properties_expression("ProducerProperties filters are not supported")
-    for single in ("LocationFilter", "SelectFilter"):
+    for single in (LOCATION_FILTER, SELECT_FILTER):
         if len(by_name[single]) > 1:
             raise faults.invalid_filter(f"{single} given {len(by_name[single])} times", [by_name[single][1].tag])
     # Several MessageContent expressions AND together, like every other filter part.
-    expressions = [_item_filter(el) for el in by_name["MessageContent"]]
+    expressions = [_item_filter(el) for el in by_name[MESSAGE_CONTENT]]
     item_filter = itemfilter.normalise(functools.reduce(itemfilter.And, expressions)) if expressions else None
     return ResourceQuery(
-        kinds=intersect_kinds(_topics(el) for el in by_name["TopicExpression"]),
-        location=_location(by_name["LocationFilter"][0]) if by_name["LocationFilter"] else None,
-        prefixes=tuple(dict.fromkeys(_prefix(el) for el in by_name["PrefixFilter"])),
-        scopes=tuple(dict.fromkeys(t for el in by_name["ScopeFilter"] for t in _scopes(el))),
-        select=tuple(dict.fromkeys(_select(by_name["SelectFilter"][0]))) if by_name["SelectFilter"] else None,
+        kinds=intersect_kinds(_topics(el) for el in by_name[TOPIC_EXPRESSION]),
+        location=_location(by_name[LOCATION_FILTER][0]) if by_name[LOCATION_FILTER] else None,
+        prefixes=tuple(dict.fromkeys(_prefix(el) for el in by_name[PREFIX_FILTER])),
+        scopes=tuple(dict.fromkeys(t for el in by_name[SCOPE_FILTER] for t in _scopes(el))),
+        select=tuple(dict.fromkeys(_select(by_name[SELECT_FILTER][0]))) if by_name[SELECT_FILTER] else None,
         item_filter=item_filter,
         changed_only=changed_only,
     )
+
+
+_NSMAP = {"tt": TT, "wsnt": WSNT, "tns1": TNS1}
+
+
+def _el(parent: etree._Element | None, local: str, text: str | None = None, ns: str = TT) -> etree._Element:
+    tag = f"{{{ns}}}{local}"
+    el = etree.Element(tag, nsmap=_NSMAP) if parent is None else etree.SubElement(parent, tag)
+    el.text = text
+    return el
+
+
+def _num(value: float) -> str:
+    """xs:double text without a spurious ``.0`` (``300`` rather than ``300.0``)."""
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def topic_expression(kinds: frozenset[str] | None) -> str:
+    """``tns1:Resource//.`` for every kind, else ``tns1:Resource/K1|tns1:Resource/K2`` (sorted)."""
+    if kinds is None:
+        return ALL_RESOURCES
+    return ALTERNATIVE.join(f"tns1:{ROOT}/{kind}" for kind in sorted(kinds))
+
+
+def select_path(item: str, sub: tuple[str, ...]) -> str:
+    return "/" + "/".join((item, *sub))
+
+
+def filter_elements(query: ResourceQuery) -> list[etree._Element]:
+    """The ``tev:Filter`` children expressing ``query``, in schema order within each filter."""
+    topic = _el(None, TOPIC_EXPRESSION, topic_expression(query.kinds), ns=WSNT)
+    topic.set("Dialect", DIALECT_CONCRETE_SET)
+    out = [topic]
+    if query.item_filter is not None:
+        content = _el(None, MESSAGE_CONTENT, query.item_filter, ns=WSNT)
+        content.set("Dialect", DIALECT_ITEM_FILTER)
+        out.append(content)
+    if query.location is not None:
+        loc = _el(None, LOCATION_FILTER)
+        _el(loc, LON, _num(query.location.lon))
+        _el(loc, LAT, _num(query.location.lat))
+        if query.location.height is not None:
+            _el(loc, HEIGHT, _num(query.location.height))
+        _el(loc, RADIUS, _num(query.location.radius))
+        _el(loc, INCLUDE_UNKNOWN, "true" if query.location.include_unknown else "false")
+        out.append(loc)
+    for prefix in query.prefixes:  # one element each: the type allows one Prefix (digest §1.9.2)
+        prefix_filter = _el(None, PREFIX_FILTER)
+        _el(prefix_filter, PREFIX, prefix)
+        out.append(prefix_filter)
+    if query.scopes:
+        scopes = _el(None, SCOPE_FILTER)
+        for term in query.scopes:
+            _el(scopes, SCOPE_TERM, term.uri).set(MATCH, term.rule)
+        out.append(scopes)
+    if query.select is not None:
+        select = _el(None, SELECT_FILTER)
+        for path in query.select:
+            _el(select, PATH, select_path(path.item, path.sub))
+        out.append(select)
+    return out

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from gateway.catalog.geo import haversine_m
 from gateway.catalog.model import Resource
 from gateway.catalog.scopes import rfc3986_match
+from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, SCOPE, TOKEN
 from gateway.query import itemfilter
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm
 
@@ -40,18 +41,18 @@ SCOPE_RULES: dict[str, Callable[[str, str], bool]] = {
 
 def simple_items(resource: Resource) -> list[tuple[str, str]]:
     """The ``(Name, Value)`` SimpleItems of the resource's property event, in message order."""
-    items = [("Token", resource.token)]
+    items = [(TOKEN, resource.token)]
     if resource.name is not None:
-        items.append(("Name", resource.name))
-    items.extend(("Scope", scope) for scope in resource.scopes)
+        items.append((NAME, resource.name))
+    items.extend((SCOPE, scope) for scope in resource.scopes)
     if resource.offline is not None:
-        items.append(("Offline", "true" if resource.offline else "false"))
+        items.append((OFFLINE, "true" if resource.offline else "false"))
     return items
 
 
 def element_items(resource: Resource) -> list[str]:
     """The names of the resource event's ElementItems."""
-    return ["Location"] if resource.has_location else []
+    return [LOCATION] if resource.has_location else []
 
 
 def _within(location: LocationFilter, resource: Resource) -> bool:

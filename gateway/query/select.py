@@ -12,6 +12,7 @@ import dataclasses
 from urllib.parse import unquote, urlsplit
 
 from gateway.catalog.model import Resource
+from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, SCOPE
 from gateway.query.model import SelectPath
 
 
@@ -35,18 +36,18 @@ def project(select: tuple[SelectPath, ...] | None, resource: Resource) -> Resour
     if select is None:
         return resource
     items = {path.item for path in select if not path.sub}
-    categories = {path.sub[0].casefold() for path in select if path.item == "Scope" and path.sub}
-    located = "Location" in items
-    if "Scope" in items:
+    categories = {path.sub[0].casefold() for path in select if path.item == SCOPE and path.sub}
+    located = LOCATION in items
+    if SCOPE in items:
         scopes = resource.scopes
     else:
         scopes = tuple(s for s in resource.scopes if _scope_selected(s, categories))
     return dataclasses.replace(
         resource,
-        name=resource.name if "Name" in items else None,
+        name=resource.name if NAME in items else None,
         lat=resource.lat if located else None,
         lon=resource.lon if located else None,
         elevation=resource.elevation if located else None,
         scopes=scopes,
-        offline=resource.offline if "Offline" in items else None,
+        offline=resource.offline if OFFLINE in items else None,
     )

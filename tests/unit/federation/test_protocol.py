@@ -10,8 +10,8 @@ from gateway.catalog.model import Operation, Resource, SegmentUpdate
 from gateway.federation import protocol
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif import faults
-from gateway.onvif.messages import pull_messages_response
 from gateway.onvif.ns import NSMAP, TEV
+from gateway.onvif.resource_event.write import pull_messages_response
 from gateway.soap.build import build_fault, build_response
 from gateway.soap.envelope import parse_envelope
 from gateway.soap.fault import FaultVocabulary

@@ -6,7 +6,8 @@ from lxml import etree
 
 from gateway.catalog.model import RESOURCE_KINDS
 from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, TNS1, TT, WSNT, WSTOP
-from gateway.onvif.topics import intersect_kinds, parse_topic_expression, topic_set, topic_text
+from gateway.onvif.resource_event import topic_text
+from gateway.onvif.topics import intersect_kinds, parse_topic_expression, topic_set
 from gateway.soap.fault import SoapFault
 
 NS = {"tns1": TNS1}
@@ -108,6 +109,8 @@ def test_topic_text() -> None:
         topic_text("Camera")
 
 
+#: The digest's example, with the items in the order of the tt:ItemListDescription sequence
+#: (SimpleItemDescriptions, then ElementItemDescriptions), which the schema requires.
 EXPECTED_TOPIC_SET = f"""
 <wstop:TopicSet xmlns="" xmlns:wstop="{WSTOP}" xmlns:tns1="{TNS1}" xmlns:tt="{TT}"
     xmlns:xs="http://www.w3.org/2001/XMLSchema">
@@ -117,9 +120,9 @@ EXPECTED_TOPIC_SET = f"""
         <tt:Source><tt:SimpleItemDescription Name="Token" Type="tt:ReferenceToken"/></tt:Source>
         <tt:Data>
           <tt:SimpleItemDescription Name="Name" Type="xs:string"/>
-          <tt:ElementItemDescription Name="Location" Type="tt:GeoLocation"/>
           <tt:SimpleItemDescription Name="Scope" Type="xs:string"/>
           <tt:SimpleItemDescription Name="Offline" Type="xs:boolean"/>
+          <tt:ElementItemDescription Name="Location" Type="tt:GeoLocation"/>
         </tt:Data>
       </tt:MessageDescription>
     </MediaProfile>
@@ -132,7 +135,7 @@ def canonical(el: etree._Element) -> str:
     return etree.tostring(el, method="c14n2", strip_text=True).decode()
 
 
-def test_topic_set_matches_digest_example() -> None:
+def test_topic_set_matches_digest_example_in_schema_order() -> None:
     assert canonical(topic_set(["MediaProfile"])) == canonical(etree.fromstring(EXPECTED_TOPIC_SET))
 
 

@@ -1,4 +1,4 @@
-"""Resource Query property events as ``wsnt:NotificationMessage`` elements (digest §1.4, §1.8, §2.12).
+"""Resource property events written as ``wsnt:NotificationMessage`` text (digest §1.4, §1.8, §2.12).
 
 This is the hot path of every enumeration, so a PullMessagesResponse of
 resource events is written as XML text, not built as a tree: a dozen
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from gateway.catalog.model import Operation, Resource
 from gateway.onvif.ns import DIALECT_CONCRETE
-from gateway.onvif.topics import topic_text
+from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, SCOPE, TOKEN, topic_text
 from gateway.soap.build import SerializedBody
 
 #: What an attribute value cannot hold as it is: markup, and whitespace other than " " (which a
@@ -29,6 +29,12 @@ _ATTR_ESCAPE = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#
 
 _NOTE_START = f'<wsnt:NotificationMessage><wsnt:Topic Dialect="{DIALECT_CONCRETE}">'
 _NOTE_END = "</tt:Message></wsnt:Message></wsnt:NotificationMessage>"
+_TOKEN_ITEM = f'<tt:Source><tt:SimpleItem Name="{TOKEN}" Value="'
+_NAME_ITEM = f'<tt:SimpleItem Name="{NAME}" Value="'
+_SCOPE_ITEM = f'<tt:SimpleItem Name="{SCOPE}" Value="'
+_OFFLINE_ITEMS = {flag: f'<tt:SimpleItem Name="{OFFLINE}" Value="{"true" if flag else "false"}"/>'
+                  for flag in (True, False)}
+_LOCATION_ITEM = f'<tt:ElementItem Name="{LOCATION}"><tt:GeoLocation lon="'
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -72,19 +78,19 @@ def _write_event(text: list[str], resource: Resource, operation: Operation, utc:
     """
     text.append(f"{_NOTE_START}{topic_text(resource.kind)}</wsnt:Topic><wsnt:Message>"
                 f'<tt:Message UtcTime="{utc}" PropertyOperation="{operation.value}">'
-                f'<tt:Source><tt:SimpleItem Name="Token" Value="{_attr(resource.token)}"/></tt:Source>')
+                f'{_TOKEN_ITEM}{_attr(resource.token)}"/></tt:Source>')
     if operation is Operation.DELETED:
         text.append(_NOTE_END)
         return
     items = []
     if resource.name is not None:
-        items.append(f'<tt:SimpleItem Name="Name" Value="{_attr(resource.name)}"/>')
+        items.append(f'{_NAME_ITEM}{_attr(resource.name)}"/>')
+    items.extend(f'{_SCOPE_ITEM}{_attr(scope)}"/>' for scope in resource.scopes)
+    if resource.offline is not None:
+        items.append(_OFFLINE_ITEMS[resource.offline])
+    # tt:ItemList is a sequence: every SimpleItem, then the ElementItems.
     if resource.lat is not None and resource.lon is not None:
         elevation = f' elevation="{_num(resource.elevation)}"' if resource.elevation is not None else ""
-        items.append(f'<tt:ElementItem Name="Location"><tt:GeoLocation lon="{_num(resource.lon)}" '
-                     f'lat="{_num(resource.lat)}"{elevation}/></tt:ElementItem>')
-    items.extend(f'<tt:SimpleItem Name="Scope" Value="{_attr(scope)}"/>' for scope in resource.scopes)
-    if resource.offline is not None:
-        items.append(f'<tt:SimpleItem Name="Offline" Value="{"true" if resource.offline else "false"}"/>')
+        items.append(f'{_LOCATION_ITEM}{_num(resource.lon)}" lat="{_num(resource.lat)}"{elevation}/></tt:ElementItem>')
     # An element without content is written as lxml writes it.
     text.append(f"<tt:Data>{''.join(items)}</tt:Data>{_NOTE_END}" if items else f"<tt:Data/>{_NOTE_END}")

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.catalog.model import RESOURCE_KINDS, Operation, Resource
-from gateway.onvif.messages import pull_messages_response
 from gateway.onvif.ns import DIALECT_CONCRETE, NSMAP, TEV, TT, WSNT
+from gateway.onvif.resource_event.write import pull_messages_response
 from gateway.soap.build import build_response
 
 NOW, END = "2026-01-01T00:00:00.5Z", "2026-01-01T00:01:00Z"
@@ -36,15 +36,15 @@ def tree_reply(events: list[tuple[Resource, Operation]]) -> bytes:
         data = se(msg, f"{{{TT}}}Data")
         if r.name is not None:
             se(data, f"{{{TT}}}SimpleItem", Name="Name", Value=r.name)
-        if r.lat is not None and r.lon is not None:
-            geo = se(se(data, f"{{{TT}}}ElementItem", Name="Location"), f"{{{TT}}}GeoLocation",
-                     lon=_num(r.lon), lat=_num(r.lat))
-            if r.elevation is not None:
-                geo.set("elevation", _num(r.elevation))
         for scope in r.scopes:
             se(data, f"{{{TT}}}SimpleItem", Name="Scope", Value=scope)
         if r.offline is not None:
             se(data, f"{{{TT}}}SimpleItem", Name="Offline", Value="true" if r.offline else "false")
+        if r.lat is not None and r.lon is not None:  # tt:ItemList: SimpleItems, then ElementItems
+            geo = se(se(data, f"{{{TT}}}ElementItem", Name="Location"), f"{{{TT}}}GeoLocation",
+                     lon=_num(r.lon), lat=_num(r.lat))
+            if r.elevation is not None:
+                geo.set("elevation", _num(r.elevation))
     return build_response(resp, action="a", relates_to="urn:uuid:1", nsmap=NSMAP)
 
 
