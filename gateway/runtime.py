@@ -31,21 +31,23 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 
 from gateway.catalog.store import Catalog
-from gateway.device.service import DEVICE_PATH, DEVICE_SERVICE, EVENT_PATH, DeviceIdentity
+from gateway.device import discovery
+from gateway.device.service import DEVICE_SERVICE, DeviceIdentity
+from gateway.events import service as events
 from gateway.events.context import EventContext, EventLimits
 from gateway.events.pullpoint import PULL_POINT_SERVICE
-from gateway.events.service import EVENT_SERVICE, PULL_POINT_PATH
 from gateway.events.waiter import FeedWatcher
 from gateway.federation.supervisor import Supervisor
 from gateway.onvif.access import authorize
 from gateway.onvif.faults import ONVIF_FAULTS
 from gateway.onvif.ns import NSMAP
+from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT, UPLINK, OfferedService
 from gateway.onvif.xml import utcnow
 from gateway.soap.asgi import SoapApp
+from gateway.uplink import service as uplink_service
 from gateway.uplink.connector import Connector
 from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
 from gateway.uplink.registry import UplinkRegistry
-from gateway.uplink.service import UPLINK_PATH, UPLINK_SERVICE
 
 log = logging.getLogger("gateway")
 
@@ -92,6 +94,7 @@ class AppState:
 
     events: EventContext
     identity: DeviceIdentity
+    services: tuple[OfferedService, ...]  # what GetServices and GetCapabilities describe
 
 
 class CredentialCache:
@@ -114,15 +117,23 @@ class CredentialCache:
         return value
 
 
+#: The services the device service lists, in the order it lists them.
+OFFERED = (
+    OfferedService(contract=DEVICE, capabilities=discovery.capabilities),
+    OfferedService(contract=EVENTS, capabilities=events.capabilities),
+    OfferedService(contract=UPLINK, capabilities=uplink_service.capabilities),
+)
+
+
 def build_app(catalog: Catalog, watcher: FeedWatcher, options: ServeOptions) -> SoapApp:
     state = AppState(events=EventContext(catalog=catalog, watcher=watcher, limits=options.limits),
-                     identity=options.identity)
+                     identity=options.identity, services=OFFERED)
     return SoapApp(
         routes={
-            DEVICE_PATH: DEVICE_SERVICE,
-            EVENT_PATH: EVENT_SERVICE,
-            PULL_POINT_PATH + "{id}": PULL_POINT_SERVICE,
-            UPLINK_PATH: UPLINK_SERVICE,
+            DEVICE.path: DEVICE_SERVICE,
+            EVENTS.path: events.EVENT_SERVICE,
+            PULL_POINT.path: PULL_POINT_SERVICE,
+            UPLINK.path: uplink_service.UPLINK_SERVICE,
         },
         authorizer=authorize,
         credentials=CredentialCache(catalog),
@@ -247,7 +258,7 @@ def serve(options: ServeOptions) -> None:
     gc.freeze()
     sock = _bind(options.host, options.port)
     scheme = "https" if options.certfile else "http"
-    print(f"vmsgw: serving on {scheme}://{_shown(sock)}{DEVICE_PATH}", flush=True)
+    print(f"vmsgw: serving on {scheme}://{_shown(sock)}{DEVICE.path}", flush=True)
     if uplink is not None:
         print(f"vmsgw: accepting uplinks on {_shown(uplink[0])} (https and wss)", flush=True)
     try:

@@ -85,13 +85,13 @@ def _probe(listen: Listen) -> Listen:
 
 def query_command(listen: Listen, password: str) -> str:
     """The ``vmsgw query`` line to paste into another terminal."""
-    from gateway.device.service import DEVICE_PATH
+    from gateway.onvif.services import DEVICE
 
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(listen.host, listen.host)
     shown = f"[{host}]" if ":" in host else host
     lat, lon = DEMO_POINT
     return (
-        f"VMSGW_PASSWORD={shlex.quote(password)} vmsgw query --url http://{shown}:{listen.port}{DEVICE_PATH} "
+        f"VMSGW_PASSWORD={shlex.quote(password)} vmsgw query --url http://{shown}:{listen.port}{DEVICE.path} "
         f"--user {DEMO_USER} --near {lat},{lon} --radius {DEMO_RADIUS_M}"
     )
 

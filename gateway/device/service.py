@@ -1,34 +1,35 @@
 """The device service: the entry point every ONVIF client calls first (digest §2.1).
 
 Enough of it for the connect flows of ONVIF client libraries: service
-discovery (``GetServices``, and the legacy ``GetCapabilities``), the clock
-(clients derive their UsernameToken time offset from it), identity and
-scopes.  Addresses are built from the scheme and host the client used.
+discovery (``GetServices``, and the legacy ``GetCapabilities``, in
+:mod:`gateway.device.discovery`), the clock (clients derive their
+UsernameToken time offset from it), identity and scopes, and the host's
+network as setup wizards read it: ``GetNetworkInterfaces`` (non-loopback
+interfaces with name, MAC, MTU and IPv4 addresses with prefix length),
+``GetHostname`` and ``GetDNS`` (the resolvers of /etc/resolv.conf), each
+with ``FromDHCP`` false since the gateway cannot tell how the host got them.
+Addresses are built from the scheme and host the client used.
+
+``GetNTP`` and ``GetZeroConfiguration`` are not implemented: the gateway
+neither configures nor can reliably read the host's time servers or
+link-local addressing, so they answer ``env:Receiver /
+ter:ActionNotSupported`` "Optional Action Not Implemented", like every other
+operation of the device WSDL this gateway lacks; its capabilities say the
+same (NTP="0", ZeroConfiguration="false").
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from lxml import etree
 
-from gateway.onvif import faults
+from gateway.device import discovery, host
 from gateway.onvif.access import PRE_AUTH, READ_SYSTEM
-from gateway.onvif.ns import TDS, TEV, TT, TUP
-from gateway.onvif.xml import child, element, sub, utcnow
-from gateway.soap.dispatch import Operation, Request, Service
-from gateway.uplink import service as uplink
-
-DEVICE_PATH = "/onvif/device_service"
-EVENT_PATH = "/onvif/event_service"
-ACTION = "http://www.onvif.org/ver10/device/wsdl/"
-
-#: (namespace, path, version) of each service the gateway offers; versions are
-#: those of the official WSDLs it serves.
-SERVICES = (
-    (TDS, DEVICE_PATH, (26, 6)),
-    (TEV, EVENT_PATH, (24, 12)),
-    (TUP, uplink.UPLINK_PATH, (26, 6)),
-)
+from gateway.onvif.ns import TDS, TT
+from gateway.onvif.services import DEVICE
+from gateway.onvif.xml import element, sub, utcnow
+from gateway.soap.dispatch import Request
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,79 +43,6 @@ class DeviceIdentity:
         "onvif://www.onvif.org/name/vms-gateway",
         "onvif://www.onvif.org/hardware/vms-gateway",
     ))
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _device_capabilities(tag: str) -> etree._Element:
-    caps = etree.Element(tag)
-    etree.SubElement(caps, f"{{{TDS}}}Network")
-    etree.SubElement(caps, f"{{{TDS}}}Security", UsernameToken="true", HttpDigest="false",
-                     DefaultAccessPolicy="true", **{"TLS1.2": "true"})
-    etree.SubElement(caps, f"{{{TDS}}}System", DiscoveryResolve="false", DiscoveryBye="false",
-                     RemoteDiscovery="false", SystemBackup="false", SystemLogging="false")
-    return caps
-
-
-def _event_capabilities(req: Request) -> etree._Element:
-    return etree.Element(f"{{{TEV}}}Capabilities", WSSubscriptionPolicySupport="true",
-                         WSPausableSubscriptionManagerInterfaceSupport="false", MaxNotificationProducers="0",
-                         MaxPullPoints=str(req.state.events.limits.max_pull_points),
-                         PersistentNotificationStorage="false")
-
-
-def _service_capabilities(namespace: str, req: Request) -> etree._Element:
-    if namespace == TDS:
-        return _device_capabilities(f"{{{TDS}}}Capabilities")
-    if namespace == TUP:
-        return uplink.capabilities()
-    return _event_capabilities(req)
-
-
-def _flag(req: Request, local: str) -> bool:
-    el = child(req.body, local)
-    text = (el.text or "").strip() if el is not None else "false"
-    if text not in ("true", "false", "1", "0"):
-        raise faults.invalid_arg_val(None, f"{local} {text!r} is not an xs:boolean")
-    return text in ("true", "1")
-
-
-async def get_services(req: Request) -> etree._Element:
-    include = _flag(req, "IncludeCapability")
-    resp = element(f"{{{TDS}}}GetServicesResponse")
-    for namespace, path, (major, minor) in SERVICES:
-        svc = sub(resp, f"{{{TDS}}}Service")
-        sub(svc, f"{{{TDS}}}Namespace", namespace)
-        sub(svc, f"{{{TDS}}}XAddr", req.base_url + path)
-        if include:
-            holder = sub(svc, f"{{{TDS}}}Capabilities")
-            holder.append(_service_capabilities(namespace, req))
-        version = sub(svc, f"{{{TDS}}}Version")
-        sub(version, f"{{{TT}}}Major", str(major))
-        sub(version, f"{{{TT}}}Minor", str(minor))
-    return resp
-
-
-async def get_service_capabilities(req: Request) -> etree._Element:
-    resp = element(f"{{{TDS}}}GetServiceCapabilitiesResponse")
-    resp.append(_device_capabilities(f"{{{TDS}}}Capabilities"))
-    return resp
-
-
-async def get_capabilities(req: Request) -> etree._Element:
-    """The pre-GetServices discovery call, still the first call of several client libraries."""
-    resp = element(f"{{{TDS}}}GetCapabilitiesResponse")
-    caps = sub(resp, f"{{{TDS}}}Capabilities")
-    device = sub(caps, f"{{{TT}}}Device")
-    sub(device, f"{{{TT}}}XAddr", req.base_url + DEVICE_PATH)
-    events = sub(caps, f"{{{TT}}}Events")
-    sub(events, f"{{{TT}}}XAddr", req.base_url + EVENT_PATH)
-    sub(events, f"{{{TT}}}WSSubscriptionPolicySupport", "true")
-    sub(events, f"{{{TT}}}WSPullPointSupport", "true")
-    sub(events, f"{{{TT}}}WSPausableSubscriptionManagerInterfaceSupport", "false")
-    return resp
 
 
 async def get_system_date_and_time(req: Request) -> etree._Element:
@@ -153,19 +81,68 @@ async def get_scopes(req: Request) -> etree._Element:
     return resp
 
 
-def _op(handler, name: str, access: str) -> Operation:  # type: ignore[no-untyped-def]
-    return Operation(handler=handler, response_action=f"{ACTION}{name}Response", access=access)
+def _interface(parent: etree._Element, interface: host.Interface) -> None:
+    el = sub(parent, f"{{{TDS}}}NetworkInterfaces", token=interface.name[:64])
+    sub(el, f"{{{TT}}}Enabled", _bool(interface.up))
+    if interface.mac is not None:
+        info = sub(el, f"{{{TT}}}Info")
+        sub(info, f"{{{TT}}}Name", interface.name)
+        sub(info, f"{{{TT}}}HwAddress", interface.mac)
+        if interface.mtu:
+            sub(info, f"{{{TT}}}MTU", str(interface.mtu))
+    if interface.ipv4:
+        ipv4 = sub(el, f"{{{TT}}}IPv4")
+        sub(ipv4, f"{{{TT}}}Enabled", "true")
+        config = sub(ipv4, f"{{{TT}}}Config")
+        for address, prefix in interface.ipv4:
+            manual = sub(config, f"{{{TT}}}Manual")
+            sub(manual, f"{{{TT}}}Address", address)
+            sub(manual, f"{{{TT}}}PrefixLength", str(prefix))
+        sub(config, f"{{{TT}}}DHCP", "false")
 
 
-DEVICE_SERVICE = Service(
-    operations={
-        f"{{{TDS}}}GetServices": _op(get_services, "GetServices", PRE_AUTH),
-        f"{{{TDS}}}GetServiceCapabilities": _op(get_service_capabilities, "GetServiceCapabilities", PRE_AUTH),
-        f"{{{TDS}}}GetCapabilities": _op(get_capabilities, "GetCapabilities", PRE_AUTH),
-        f"{{{TDS}}}GetSystemDateAndTime": _op(get_system_date_and_time, "GetSystemDateAndTime", PRE_AUTH),
-        f"{{{TDS}}}GetDeviceInformation": _op(get_device_information, "GetDeviceInformation", READ_SYSTEM),
-        f"{{{TDS}}}GetScopes": _op(get_scopes, "GetScopes", READ_SYSTEM),
-    },
-    unknown=lambda qname: faults.action_not_supported(f"{etree.QName(qname).localname} is not supported by this gateway"),
-    wsdl="gateway/device_service.wsdl",
-)
+async def get_network_interfaces(req: Request) -> etree._Element:
+    resp = element(f"{{{TDS}}}GetNetworkInterfacesResponse")
+    for interface in await asyncio.to_thread(host.interfaces):
+        _interface(resp, interface)
+    return resp
+
+
+async def get_hostname(req: Request) -> etree._Element:
+    resp = element(f"{{{TDS}}}GetHostnameResponse")
+    info = sub(resp, f"{{{TDS}}}HostnameInformation")
+    sub(info, f"{{{TT}}}FromDHCP", "false")
+    sub(info, f"{{{TT}}}Name", host.hostname())
+    return resp
+
+
+async def get_dns(req: Request) -> etree._Element:
+    resolvers = await asyncio.to_thread(host.resolvers)
+    resp = element(f"{{{TDS}}}GetDNSResponse")
+    info = sub(resp, f"{{{TDS}}}DNSInformation")
+    sub(info, f"{{{TT}}}FromDHCP", "false")
+    for domain in resolvers.search:
+        sub(info, f"{{{TT}}}SearchDomain", domain)
+    for server in resolvers.servers:
+        manual = sub(info, f"{{{TT}}}DNSManual")
+        kind = "IPv4" if server.version == 4 else "IPv6"
+        sub(manual, f"{{{TT}}}Type", kind)
+        sub(manual, f"{{{TT}}}{kind}Address", str(server))
+    return resp
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+DEVICE_SERVICE = DEVICE.service({
+    "GetServices": (discovery.get_services, PRE_AUTH),
+    "GetServiceCapabilities": (discovery.get_service_capabilities, PRE_AUTH),
+    "GetCapabilities": (discovery.get_capabilities, PRE_AUTH),
+    "GetSystemDateAndTime": (get_system_date_and_time, PRE_AUTH),
+    "GetDeviceInformation": (get_device_information, READ_SYSTEM),
+    "GetScopes": (get_scopes, READ_SYSTEM),
+    "GetNetworkInterfaces": (get_network_interfaces, READ_SYSTEM),
+    "GetHostname": (get_hostname, READ_SYSTEM),
+    "GetDNS": (get_dns, READ_SYSTEM),
+})

@@ -21,13 +21,11 @@ from gateway.onvif import faults
 from gateway.onvif.access import READ_MEDIA
 from gateway.onvif.resource_event.write import pull_messages_response
 from gateway.onvif.ns import TEV, WSNT
+from gateway.onvif.services import PULL_POINT
 from gateway.onvif.time import TimeFormatError, format_utc, parse_duration
 from gateway.onvif.xml import child, element, sub, utcnow
 from gateway.soap.build import SerializedBody
-from gateway.soap.dispatch import Operation, Request, Service
-
-PULL_ACTION = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/"
-MANAGER_ACTION = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/"
+from gateway.soap.dispatch import Request
 
 
 async def _load(req: Request) -> PullPointState:
@@ -156,17 +154,9 @@ async def set_synchronization_point(req: Request) -> etree._Element:
     return element(f"{{{TEV}}}SetSynchronizationPointResponse")
 
 
-PULL_POINT_SERVICE = Service(
-    operations={
-        f"{{{TEV}}}PullMessages": Operation(
-            handler=pull_messages, response_action=PULL_ACTION + "PullMessagesResponse", access=READ_MEDIA),
-        f"{{{TEV}}}SetSynchronizationPoint": Operation(
-            handler=set_synchronization_point,
-            response_action=PULL_ACTION + "SetSynchronizationPointResponse", access=READ_MEDIA),
-        f"{{{WSNT}}}Renew": Operation(handler=renew, response_action=MANAGER_ACTION + "RenewResponse", access=READ_MEDIA),
-        f"{{{WSNT}}}Unsubscribe": Operation(
-            handler=unsubscribe, response_action=MANAGER_ACTION + "UnsubscribeResponse", access=READ_MEDIA),
-    },
-    unknown=lambda qname: faults.action_not_supported(f"{etree.QName(qname).localname} is not supported on a pull point"),
-    wsdl="gateway/event_service.wsdl",
-)
+PULL_POINT_SERVICE = PULL_POINT.service({
+    "PullMessages": (pull_messages, READ_MEDIA),
+    "SetSynchronizationPoint": (set_synchronization_point, READ_MEDIA),
+    "Renew": (renew, READ_MEDIA),
+    "Unsubscribe": (unsubscribe, READ_MEDIA),
+})

@@ -13,30 +13,32 @@ from gateway.events.context import EventContext
 from gateway.onvif import faults
 from gateway.onvif.access import PRE_AUTH, READ_MEDIA
 from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, DIALECT_ITEM_FILTER, TEV, WSA, WSNT
+from gateway.onvif.services import EVENTS, PULL_POINT_PREFIX
 from gateway.onvif.time import TimeFormatError, format_utc, parse_absolute_or_relative
 from gateway.onvif.topics import topic_set
 from gateway.onvif.xml import child, element, only_children, sub, utcnow
 from gateway.query.filters import parse_filter
-from gateway.soap.dispatch import Operation, Request, Service
+from gateway.soap.dispatch import Request
 
-ACTION = "http://www.onvif.org/ver10/events/wsdl/EventPortType/"
-PULL_POINT_PATH = "/onvif/pullpoint/"
 TOPIC_NAMESPACE_LOCATION = "http://www.onvif.org/onvif/ver10/topics/topicns.xml"
 SCHEMA_LOCATION = "http://www.onvif.org/onvif/ver10/schema/onvif.xsd"
 
 
-async def get_service_capabilities(req: Request) -> etree._Element:
-    limits = req.state.events.limits
-    resp = element(f"{{{TEV}}}GetServiceCapabilitiesResponse")
-    etree.SubElement(
-        resp,
+def capabilities(req: Request) -> etree._Element:
+    """``tev:Capabilities``, for GetServiceCapabilities and the device service's discovery answers."""
+    return etree.Element(
         f"{{{TEV}}}Capabilities",
         WSSubscriptionPolicySupport="true",
         WSPausableSubscriptionManagerInterfaceSupport="false",
         MaxNotificationProducers="0",
-        MaxPullPoints=str(limits.max_pull_points),
+        MaxPullPoints=str(req.state.events.limits.max_pull_points),
         PersistentNotificationStorage="false",
     )
+
+
+async def get_service_capabilities(req: Request) -> etree._Element:
+    resp = element(f"{{{TEV}}}GetServiceCapabilitiesResponse")
+    resp.append(capabilities(req))
     return resp
 
 
@@ -103,22 +105,14 @@ async def create_pull_point_subscription(req: Request) -> etree._Element:
         raise faults.subscribe_creation_failed(f"the gateway holds its maximum of {ctx.limits.max_pull_points} pull points")
     resp = element(f"{{{TEV}}}CreatePullPointSubscriptionResponse")
     ref = sub(resp, f"{{{TEV}}}SubscriptionReference")
-    sub(ref, f"{{{WSA}}}Address", req.base_url + PULL_POINT_PATH + state.id)
+    sub(ref, f"{{{WSA}}}Address", req.base_url + PULL_POINT_PREFIX + state.id)
     sub(resp, f"{{{WSNT}}}CurrentTime", format_utc(now))
     sub(resp, f"{{{WSNT}}}TerminationTime", format_utc(termination))
     return resp
 
 
-EVENT_SERVICE = Service(
-    operations={
-        f"{{{TEV}}}GetServiceCapabilities": Operation(
-            handler=get_service_capabilities, response_action=ACTION + "GetServiceCapabilitiesResponse", access=PRE_AUTH),
-        f"{{{TEV}}}GetEventProperties": Operation(
-            handler=get_event_properties, response_action=ACTION + "GetEventPropertiesResponse", access=READ_MEDIA),
-        f"{{{TEV}}}CreatePullPointSubscription": Operation(
-            handler=create_pull_point_subscription,
-            response_action=ACTION + "CreatePullPointSubscriptionResponse", access=READ_MEDIA),
-    },
-    unknown=lambda qname: faults.action_not_supported(f"{etree.QName(qname).localname} is not supported by the event service"),
-    wsdl="gateway/event_service.wsdl",
-)
+EVENT_SERVICE = EVENTS.service({
+    "GetServiceCapabilities": (get_service_capabilities, PRE_AUTH),
+    "GetEventProperties": (get_event_properties, READ_MEDIA),
+    "CreatePullPointSubscription": (create_pull_point_subscription, READ_MEDIA),
+})

@@ -20,6 +20,7 @@ from gateway.catalog.model import SegmentUpdate
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, WSA, WSNT
 from gateway.onvif.resource_event.read import NOTIFICATION, read_event
+from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT
 from gateway.onvif.time import format_duration
 from gateway.soap.build import build_request
 from gateway.soap.envelope import parse_envelope
@@ -58,7 +59,7 @@ def request(body: etree._Element, *, action: str, to: str, credentials: Credenti
 def get_services() -> tuple[etree._Element, str]:
     body = etree.Element(f"{{{TDS}}}GetServices")
     etree.SubElement(body, f"{{{TDS}}}IncludeCapability").text = "false"
-    return body, "http://www.onvif.org/ver10/device/wsdl/GetServices"
+    return body, DEVICE.request_action("GetServices")
 
 
 def create_pull_point(termination_s: float) -> tuple[etree._Element, str]:
@@ -67,18 +68,18 @@ def create_pull_point(termination_s: float) -> tuple[etree._Element, str]:
                              Dialect=DIALECT_CONCRETE_SET)
     topic.text = "tns1:Resource//."
     etree.SubElement(body, f"{{{TEV}}}InitialTerminationTime").text = format_duration(termination_s)
-    return body, "http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest"
+    return body, EVENTS.request_action("CreatePullPointSubscription")
 
 
 def pull_messages(timeout_s: float, limit: int) -> tuple[etree._Element, str]:
     body = etree.Element(f"{{{TEV}}}PullMessages")
     etree.SubElement(body, f"{{{TEV}}}Timeout").text = format_duration(timeout_s)
     etree.SubElement(body, f"{{{TEV}}}MessageLimit").text = str(limit)
-    return body, "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest"
+    return body, PULL_POINT.request_action("PullMessages")
 
 
 def unsubscribe() -> tuple[etree._Element, str]:
-    return etree.Element(f"{{{WSNT}}}Unsubscribe"), "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest"
+    return etree.Element(PULL_POINT.body("Unsubscribe")), PULL_POINT.request_action("Unsubscribe")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from gateway.onvif.ns import NSMAP, TER, TEV, WSNT, WSRF_BF, WSRF_R
+from gateway.onvif.ns import NSMAP, TER, TEV, WSA, WSNT, WSRF_BF, WSRF_R
 from gateway.onvif.time import format_duration, format_utc
 from gateway.soap.fault import RECEIVER, SENDER, FaultVocabulary, SoapFault
 from gateway.soap.ns import XML, qn
@@ -47,15 +47,21 @@ OPERATION_PROHIBITED = "OperationProhibited"
 NOT_AUTHORIZED = "NotAuthorized"
 ACTION_NOT_SUPPORTED = "ActionNotSupported"
 ACTION = "Action"
+NO_SUCH_SERVICE = "NoSuchService"
 OUT_OF_MEMORY = "OutofMemory"
 CRITICAL_ERROR = "CriticalError"
 
-#: What the SOAP core attaches to the protocol faults it raises itself.
+#: What the SOAP core attaches to the protocol faults it raises itself.  A POST to a path without an
+#: endpoint gets WS-Addressing's ``wsa:DestinationUnreachable`` ("no route can be determined to reach
+#: the destination"): ONVIF defines no subcode for an address it does not serve (``ter:NoSuchService``
+#: is a category GetCapabilities lacks, under env:Receiver), and the gateway speaks WS-Addressing already.
+#: A request whose HTTP wrapping is unusable (media type, Host) is refused as a bad argument.
 ONVIF_FAULTS = FaultVocabulary(
+    no_endpoint=(qn(WSA, "DestinationUnreachable"),),
+    bad_request=(qn(TER, INVALID_ARGS),),
     well_formed=(qn(TER, WELL_FORMED),),
     namespace=(qn(TER, NAMESPACE),),  # not a SOAP 1.2 Envelope/Body: "Namespace Error"
     too_large=(qn(TER, INVALID_ARGS),),  # the body is refused as an argument, the client can shrink it
-    unknown_action=(qn(TER, UNKNOWN_ACTION),),  # env:Sender "Unknown Action"
     not_authorized=(qn(TER, NOT_AUTHORIZED),),
     internal=(qn(TER, ACTION),),  # env:Receiver "Action Failed"; no internals on the wire
 )
@@ -87,9 +93,14 @@ def not_authorized(reason: str) -> SoapFault:
     return sender(reason, NOT_AUTHORIZED)
 
 
-def action_not_supported(reason: str) -> SoapFault:
-    """``env:Receiver / ter:ActionNotSupported``: a WSDL operation this gateway does not implement."""
-    return receiver(reason, ACTION_NOT_SUPPORTED)
+def action_not_supported(reason: str, *ter_subcodes: str) -> SoapFault:
+    """``env:Receiver / ter:ActionNotSupported [/ ...]``: a WSDL operation or a part of one this gateway lacks."""
+    return receiver(reason, ACTION_NOT_SUPPORTED, *ter_subcodes)
+
+
+def unknown_action(reason: str) -> SoapFault:
+    """``env:Sender / ter:UnknownAction``: a body that is no operation of the service's WSDL."""
+    return sender(reason, UNKNOWN_ACTION)
 
 
 def wsbn_fault(

@@ -2,8 +2,14 @@
 
 Per HTTP request: route by path (unknown → 404), GET serves WSDL, POST carries
 SOAP (anything else → 405); check the media type (→ 415) and read the body
-under the size cap (→ 413 fault), then parse → mustUnderstand → operation by
+under the size cap (→ 413), then parse → mustUnderstand → operation by
 body QName → authenticate → authorise → handler → response envelope.
+
+Whatever goes wrong with a POST is answered with a SOAP 1.2 fault, keeping
+the HTTP status: a client that fell back to a path we do not serve
+(``/onvif/Media``) or sent the wrong media type gets a fault it can report,
+not a text body its SOAP parser chokes on.  Other methods are no SOAP
+requests and get short plain-text answers.
 
 Nothing here bounds a handler's run time: PullMessages long-polls for
 minutes.  A client that disconnects meanwhile gets its handler cancelled, so
@@ -158,35 +164,36 @@ class SoapApp:
 
     async def _respond(self, scope: Scope, receive: Receive) -> _Response:
         path, method = scope["path"], scope["method"]
+        post = method == "POST"
         base = base_url(scope)
         if base is None:
-            return _plain(400, b"bad Host header")
+            return self._refuse(post, 400, "the Host header is not a usable host[:port]", self.vocab.bad_request)
         if path.startswith(WSDL_MOUNT):
             if method != "GET":
-                return _plain(405, b"method not allowed", allow=b"GET")
+                return self._refuse(post, 405, f"{path} serves WSDL documents to GET only", self.vocab.no_endpoint,
+                                    allow=b"GET")
             return _document(self.wsdl.static(path[len(WSDL_MOUNT):]))
         matched = self.routes.match(path)
         if matched is None:
-            return _plain(404, b"not found")
+            return self._refuse(post, 404, f"no endpoint at {path}", self.vocab.no_endpoint)
         service, params = matched
         if method == "GET":
             if service.wsdl is None:
                 return _plain(404, b"no WSDL for this endpoint")
             return _document(self.wsdl.service_document(service.wsdl, base_url=base, endpoint=path))
-        if method != "POST":
+        if not post:
             return _plain(405, b"method not allowed", allow=b"GET, POST")
         headers = dict(scope["headers"])
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
         if media_type not in SOAP_MEDIA_TYPES:
-            return _plain(415, b"use application/soap+xml")
+            return self._refuse(post, 415, f"the media type must be application/soap+xml, not {media_type or 'none'}",
+                                self.vocab.bad_request)
         length = headers.get(b"content-length", b"")
         body = None
         if not (length.isdigit() and int(length) > self.max_body_bytes):
             body = await _read_body(receive, self.max_body_bytes)
         if body is None:
-            fault = SoapFault(SENDER, f"request body exceeds {self.max_body_bytes} bytes",
-                              subcodes=self.vocab.too_large, http_status=413)
-            return _Response(fault.http_status, self._fault(fault, None), SOAP_CONTENT_TYPE)
+            return self._refuse(post, 413, f"request body exceeds {self.max_body_bytes} bytes", self.vocab.too_large)
         context = _Context(base_url=base, path=path, path_params=params, tls=scope.get("scheme") == "https",
                            unauthenticated=_uplink_principal(scope))
         status, payload = await _unless_client_leaves(self._soap(body, service, context), receive)
@@ -215,6 +222,14 @@ class SoapApp:
         except Exception:
             logger.exception("unhandled error serving %s %s", context.path, envelope.body.tag)
             return 500, self._internal(envelope.message_id)
+
+    def _refuse(self, post: bool, status: int, reason: str, subcodes: tuple[str, ...], *,
+                allow: bytes | None = None) -> _Response:
+        """An HTTP-level refusal: a SOAP 1.2 ``env:Sender`` fault for a POST, plain text for other methods."""
+        if not post:
+            return _plain(status, reason.encode("utf-8", "replace"), allow=allow)
+        fault = SoapFault(SENDER, reason, subcodes=subcodes, http_status=status)
+        return _Response(status, self._fault(fault, None), SOAP_CONTENT_TYPE, allow)
 
     def _authenticate(self, envelope: Envelope, *, tls: bool, unauthenticated: Principal) -> Principal:
         if envelope.security is None:

@@ -62,9 +62,10 @@ class FaultVocabulary:
     ...).  Each value is a tuple of Clark QNames, outermost first.
     """
 
+    no_endpoint: tuple[str, ...] = ()  # a POST to a path where no endpoint is
+    bad_request: tuple[str, ...] = ()  # the HTTP request around the envelope: its media type or Host header
     well_formed: tuple[str, ...] = ()  # not XML, DTD present, entity tricks
     namespace: tuple[str, ...] = ()  # not a SOAP 1.2 Envelope/Body
     too_large: tuple[str, ...] = ()  # body over the size cap
-    unknown_action: tuple[str, ...] = ()  # body QName not served at this endpoint
     not_authorized: tuple[str, ...] = ()  # authentication failed or insufficient level
     internal: tuple[str, ...] = ()  # an unexpected error on our side

@@ -1,4 +1,4 @@
-"""WSDL documents: where they live on disk and what a GET for one returns.
+"""WSDL documents: where they live on disk, what a GET for one returns, what operations a port type has.
 
 Two trees are served below the WSDL mount (``/onvif/wsdl/``):
 
@@ -24,6 +24,8 @@ import re
 import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from lxml import etree
 
 #: URL prefix of both trees.
 WSDL_MOUNT = "/onvif/wsdl/"
@@ -105,3 +107,51 @@ class WsdlFiles:
 def content_type(data: bytes) -> str:
     """XML for the schema files (some have no extension); plain text for the licence."""
     return "application/xml" if data.lstrip().startswith(b"<") else "text/plain; charset=utf-8"
+
+
+_WSDL = "http://schemas.xmlsoap.org/wsdl/"
+
+
+def port_type_operations(document: Path, port_type: str) -> dict[str, str]:
+    """Body QName → operation name for each operation of ``port_type`` (Clark QName) in a WSDL 1.1 tree.
+
+    A document/literal request body is the element of the one part of the
+    operation's input message.  ``document`` and the documents it imports
+    (``wsdl:import``, followed by relative location) are searched for the
+    port type and its messages.
+    """
+    definitions = _definitions(document, set())
+    port = definitions.get(("portType", port_type))
+    if port is None:
+        raise LookupError(f"no portType {port_type} in {document.name} or its imports")
+    operations: dict[str, str] = {}
+    for operation in port.iterfind(f"{{{_WSDL}}}operation"):
+        message = definitions.get(("message", _resolve(operation.find(f"{{{_WSDL}}}input"), "message")))
+        if message is None:
+            raise LookupError(f"the input message of {operation.get('name')} is not in {document.name} or its imports")
+        operations.setdefault(_resolve(message.find(f"{{{_WSDL}}}part"), "element"), operation.get("name", ""))
+    return operations
+
+
+def _definitions(document: Path, seen: set[Path]) -> dict[tuple[str, str], etree._Element]:
+    """The port types and messages of ``document`` and its imports, by (kind, Clark QName)."""
+    found: dict[tuple[str, str], etree._Element] = {}
+    if document in seen:
+        return found
+    seen.add(document)
+    root = etree.parse(str(document), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+    for imported in root.iterfind(f"{{{_WSDL}}}import"):
+        found.update(_definitions((document.parent / imported.get("location", "")).resolve(), seen))
+    target = root.get("targetNamespace", "")
+    for kind in ("portType", "message"):
+        for el in root.iterfind(f"{{{_WSDL}}}{kind}"):
+            found[(kind, f"{{{target}}}{el.get('name')}")] = el
+    return found
+
+
+def _resolve(el: etree._Element | None, attribute: str) -> str:
+    """The Clark QName an attribute's ``prefix:local`` value names, with the prefixes in scope at ``el``."""
+    if el is None or el.get(attribute) is None:
+        raise LookupError(f"WSDL element without {attribute}")
+    prefix, _, local = el.get(attribute, "").rpartition(":")
+    return f"{{{el.nsmap.get(prefix or None, '')}}}{local}"

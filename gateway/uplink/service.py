@@ -38,13 +38,11 @@ from gateway.catalog.uplinks import MAX_UPLINKS, PROTOCOLS
 from gateway.onvif import faults
 from gateway.onvif.access import PRE_AUTH, READ_SYSTEM, WRITE_SYSTEM
 from gateway.onvif.ns import NSMAP, TUP
+from gateway.onvif.services import UPLINK
 from gateway.onvif.xml import child, only_children, sub
-from gateway.soap.dispatch import Operation, Request, Service
+from gateway.soap.dispatch import Request
 from gateway.soap.fault import SoapFault
 
-UPLINK_PATH = "/onvif/uplink_service"
-#: WS-Addressing actions of the responses: the WSDL default, ``<namespace>/<portType>/<operation>Response``.
-ACTION = f"{TUP}/UplinkPort/"
 AUTHORIZATION_MODES = ("mTLS", "AccessToken")
 #: Responses declare ``tup`` beside the usual ONVIF prefixes.
 _NSMAP = {**NSMAP, "tup": TUP}
@@ -69,7 +67,7 @@ def fault_for(refused: UplinkRefused) -> SoapFault:
     return build(str(refused), *FAULTS[refused.problem])
 
 
-def capabilities() -> etree._Element:
+def capabilities(req: Request) -> etree._Element:
     """``tup:Capabilities``, for GetServiceCapabilities and for GetServices with IncludeCapability."""
     return etree.Element(f"{{{TUP}}}Capabilities", MaxUplinks=str(MAX_UPLINKS), Protocols=" ".join(PROTOCOLS),
                          AuthorizationModes=" ".join(AUTHORIZATION_MODES), StreamingOverUplink="false",
@@ -97,7 +95,7 @@ def _response(local: str) -> etree._Element:
 
 async def get_service_capabilities(req: Request) -> etree._Element:
     resp = _response("GetServiceCapabilitiesResponse")
-    resp.append(capabilities())
+    resp.append(capabilities(req))
     return resp
 
 
@@ -141,18 +139,9 @@ async def delete_uplink(req: Request) -> etree._Element:
     return _response("DeleteUplinkResponse")
 
 
-def _op(handler, name: str, access: str) -> Operation:  # type: ignore[no-untyped-def]
-    return Operation(handler=handler, response_action=f"{ACTION}{name}Response", access=access)
-
-
-UPLINK_SERVICE = Service(
-    operations={
-        f"{{{TUP}}}GetServiceCapabilities": _op(get_service_capabilities, "GetServiceCapabilities", PRE_AUTH),
-        f"{{{TUP}}}GetUplinks": _op(get_uplinks, "GetUplinks", READ_SYSTEM),
-        f"{{{TUP}}}SetUplink": _op(set_uplink, "SetUplink", WRITE_SYSTEM),
-        f"{{{TUP}}}DeleteUplink": _op(delete_uplink, "DeleteUplink", WRITE_SYSTEM),
-    },
-    unknown=lambda qname: faults.action_not_supported(
-        f"{etree.QName(qname).localname} is not supported by the uplink service"),
-    wsdl="gateway/uplink_service.wsdl",
-)
+UPLINK_SERVICE = UPLINK.service({
+    "GetServiceCapabilities": (get_service_capabilities, PRE_AUTH),
+    "GetUplinks": (get_uplinks, READ_SYSTEM),
+    "SetUplink": (set_uplink, WRITE_SYSTEM),
+    "DeleteUplink": (delete_uplink, WRITE_SYSTEM),
+})

@@ -21,13 +21,13 @@ from lxml import etree
 from gateway.soap.asgi import SoapApp
 from gateway.soap.dispatch import Operation, Request, Service
 from gateway.soap.fault import FaultVocabulary, SoapFault
-from gateway.soap.ns import SOAP_ENV, qn
+from gateway.soap.ns import SOAP_ENV, WSA, qn
 
 TER = "http://www.onvif.org/ver10/error"
 T = "urn:test:hostile"
 VOCAB = FaultVocabulary(well_formed=(qn(TER, "WellFormed"),), namespace=(qn(TER, "Namespace"),),
-                        too_large=(qn(TER, "InvalidArgs"),), unknown_action=(qn(TER, "ActionNotSupported"),),
-                        not_authorized=(qn(TER, "NotAuthorized"),), internal=(qn(TER, "Action"),))
+                        too_large=(qn(TER, "InvalidArgs"),), no_endpoint=(qn(WSA, "DestinationUnreachable"),),
+                        bad_request=(qn(TER, "InvalidArgs"),), not_authorized=(qn(TER, "NotAuthorized"),), internal=(qn(TER, "Action"),))
 CAP = 256 * 1024  # the app's body cap in this suite
 SOAP_CT = "application/soap+xml; charset=utf-8"
 SENDER, VERSION_MISMATCH = qn(SOAP_ENV, "Sender"), qn(SOAP_ENV, "VersionMismatch")
@@ -44,7 +44,7 @@ def _app(ready: threading.Event) -> SoapApp:
         ready.set()
 
     service = Service(operations={qn(T, "Echo"): Operation(handler=_echo, response_action="urn:echo", access="x")},
-                      unknown=lambda qname: SoapFault("Sender", "unknown", subcodes=VOCAB.unknown_action))
+                      unknown=lambda qname: SoapFault("Sender", "unknown", subcodes=(qn(TER, "UnknownAction"),)))
     return SoapApp({"/onvif/event_service": service}, authorizer=lambda principal, access: None,
                    credentials=lambda name: None, vocab=VOCAB, nsmap={"t": T}, max_body_bytes=CAP,
                    on_startup=started)
@@ -169,7 +169,9 @@ def test_soap11_envelope_gets_version_mismatch(url: str, ctype: str) -> None:
 
 
 def test_non_soap_http_is_refused_before_parsing(url: str) -> None:
-    assert post(url, b"{}", "application/json").status_code == 415
+    assert fault(post(url, b"{}", "application/json")) == (415, SENDER, [qn(TER, "InvalidArgs")])
+    assert fault(post(url.replace("event_service", "Media"), b"{}", "application/json")) == \
+        (404, SENDER, [qn(WSA, "DestinationUnreachable")])
     assert httpx.get(url.replace("event_service", "nowhere"), timeout=30).status_code == 404
     assert httpx.request("PATCH", url, timeout=30).status_code == 405
     still_serving(url)

@@ -22,7 +22,8 @@ def test_vocabulary_for_the_soap_core() -> None:
     assert v.well_formed == (ter("WellFormed"),)
     assert v.namespace == (ter("Namespace"),)
     assert v.too_large == (ter("InvalidArgs"),)
-    assert v.unknown_action == (ter("UnknownAction"),)
+    assert v.no_endpoint == ("{http://www.w3.org/2005/08/addressing}DestinationUnreachable",)
+    assert v.bad_request == (ter("InvalidArgs"),)
     assert v.not_authorized == (ter("NotAuthorized"),)
     assert v.internal == (ter("Action"),)
 
@@ -38,6 +39,10 @@ def test_generic_constructors() -> None:
     assert (f.code, f.subcodes) == ("Sender", (ter("NotAuthorized"),))
     f = faults.action_not_supported("no Seek")
     assert (f.code, f.subcodes, f.http_status) == ("Receiver", (ter("ActionNotSupported"),), 500)
+    f = faults.action_not_supported("no Media", faults.NO_SUCH_SERVICE)
+    assert f.subcodes == (ter("ActionNotSupported"), ter("NoSuchService"))
+    f = faults.unknown_action("Unknown Action: Frobnicate")
+    assert (f.code, f.subcodes, f.http_status) == ("Sender", (ter("UnknownAction"),), 400)
 
 
 def _detail(f: SoapFault) -> etree._Element:

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import os
 from typing import Any, NamedTuple
 
 import httpx
 from lxml import etree
 
-from gateway.onvif.ns import NSMAP, TER
+from gateway.onvif.ns import NSMAP, TER, TUP
 from gateway.soap.asgi import SoapApp
 from gateway.soap.dispatch import Operation, Principal, Request, Service
 from gateway.soap.fault import SENDER, FaultVocabulary, SoapFault
 from gateway.soap.ns import SOAP_ENV, WSA, WSSE, WSU, qn
+from gateway.soap.security import username_token
 
 T = "urn:test:soap"
 
@@ -24,7 +27,8 @@ VOCAB = FaultVocabulary(
     well_formed=(ter("WellFormed"),),
     namespace=(ter("Namespace"),),
     too_large=(ter("InvalidArgs"),),
-    unknown_action=(ter("ActionNotSupported"),),
+    no_endpoint=(qn(WSA, "DestinationUnreachable"),),
+    bad_request=(ter("InvalidArgs"),),
     not_authorized=(ter("NotAuthorized"),),
     internal=(ter("Action"),),
 )
@@ -69,6 +73,9 @@ async def _crash(req: Request) -> etree._Element:
     raise RuntimeError(SECRET_TEXT)
 
 
+#: The subcode the test service's own unknown-operation fault carries.
+UNKNOWN_ACTION = ter("UnknownAction")
+
 #: What the Hang handler went through: "started", then "cancelled" if the server gave up on it.
 HANG_LOG: list[str] = []
 
@@ -100,7 +107,7 @@ SERVICE = Service(
         qn(T, "Crash"): _op(_crash),
         qn(T, "Hang"): _op(_hang),
     },
-    unknown=lambda qname: SoapFault(SENDER, f"unknown operation {qname}", subcodes=VOCAB.unknown_action),
+    unknown=lambda qname: SoapFault(SENDER, f"unknown operation {qname}", subcodes=(UNKNOWN_ACTION,)),
     wsdl="gateway/event_service.wsdl",
     path_params={"kind": "test"},
 )
@@ -182,3 +189,15 @@ def fault_of(data: bytes) -> tuple[str, list[str], str | None]:
         node = node.find("s:Subcode", namespaces=ns)
     return names[0], names[1:], root.findtext("s:Body/s:Fault/s:Reason/s:Text", namespaces=ns)
 
+
+
+def onvif_call(app: Any, path: str, body: str, *, user: str | None) -> httpx.Response:
+    """POST ``body`` (which may use the gateway's usual prefixes) to ``path`` as ``user``, whose password is
+    ``pw-<user>``, with a fresh WS-UsernameToken; anonymously when ``user`` is None."""
+    header = ""
+    if user is not None:
+        token = username_token(user, f"pw-{user}", nonce=os.urandom(16), created=dt.datetime.now(dt.UTC))
+        header = etree.tostring(token).decode()
+    declarations = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in {**NSMAP, "tup": TUP, "x": "urn:vendor"}.items())
+    data = f"<s:Envelope {declarations}><s:Header>{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    return call(app, "POST", path, content=data.encode())

@@ -12,6 +12,7 @@ from soapkit import (
     CONTENT_TYPE,
     HANG_LOG,
     SECRET_TEXT,
+    UNKNOWN_ACTION,
     VOCAB,
     T,
     call,
@@ -60,10 +61,45 @@ def test_templated_route_passes_path_params_and_exact_host(app) -> None:
     assert body_text(response, "BaseUrl") == "https://gw.example.net:8443"
 
 
-def test_unknown_path_is_plain_404(app) -> None:
+def http_fault(response: httpx.Response) -> tuple[int, str, str, list[str]]:
+    """(HTTP status, content type, code, subcodes) of a fault answer."""
+    code, subcodes, _ = fault_of(response.content)
+    return response.status_code, response.headers["content-type"], code, subcodes
+
+
+@pytest.mark.parametrize("path", ["/onvif/Media", "/onvif/nothing", "/onvif/pullpoint/a/b", "/", "/onvif/event_service/"])
+def test_a_post_where_no_endpoint_is_gets_a_soap_404(app, path: str) -> None:
+    response = call(app, "POST", path, content=request())
+    assert http_fault(response) == (404, CONTENT_TYPE, SENDER, list(VOCAB.no_endpoint))
+    assert path in fault_of(response.content)[2]
+
+
+@pytest.mark.parametrize("body", [b"", b"garbage", b"{}", request()])
+@pytest.mark.parametrize("ctype", ["application/soap+xml", "application/json", None])
+def test_whatever_is_posted_to_a_non_endpoint_is_a_404_fault(app, body: bytes, ctype: str | None) -> None:
+    headers = {} if ctype is None else {"content-type": ctype}
+    response = call(app, "POST", "/onvif/Media", content=body, headers=headers)
+    assert http_fault(response) == (404, CONTENT_TYPE, SENDER, list(VOCAB.no_endpoint))
+
+
+def test_get_of_an_unknown_path_stays_plain_404(app) -> None:
     for path in ("/onvif/nothing", "/onvif/pullpoint/a/b", "/"):
-        response = call(app, "POST", path, content=request())
+        response = call(app, "GET", path)
         assert (response.status_code, response.headers["content-type"]) == (404, "text/plain; charset=utf-8")
+
+
+def test_a_post_to_the_wsdl_mount_is_a_405_fault_allowing_get(app) -> None:
+    response = call(app, "POST", "/onvif/wsdl/ver10/events/wsdl/event.wsdl", content=request())
+    assert http_fault(response) == (405, CONTENT_TYPE, SENDER, list(VOCAB.no_endpoint))
+    assert response.headers["allow"] == "GET"
+
+
+def test_a_post_with_an_unusable_host_is_a_400_fault(app) -> None:
+    scope = {"path": "/onvif/event_service",
+             "headers": [(b"host", b"evil.example/<x>"), (b"content-type", b"application/soap+xml")]}
+    response = raw_call(app, scope, [request()])
+    assert response.status == 400 and response.headers[b"content-type"] == CONTENT_TYPE.encode()
+    assert fault_of(response.body)[:2] == (SENDER, list(VOCAB.bad_request))
 
 
 def test_other_methods_are_405_with_allow(app) -> None:
@@ -74,9 +110,10 @@ def test_other_methods_are_405_with_allow(app) -> None:
 
 
 @pytest.mark.parametrize("ctype", [None, "application/json", "text/plain; charset=utf-8"])
-def test_wrong_media_type_is_415(app, ctype: str | None) -> None:
+def test_wrong_media_type_is_a_415_fault(app, ctype: str | None) -> None:
     headers = {} if ctype is None else {"content-type": ctype}
-    assert call(app, "POST", EVENTS, content=request(), headers=headers).status_code == 415
+    response = call(app, "POST", EVENTS, content=request(), headers=headers)
+    assert http_fault(response) == (415, CONTENT_TYPE, SENDER, list(VOCAB.bad_request))
 
 
 def test_text_xml_soap11_gets_version_mismatch(app) -> None:
@@ -133,7 +170,7 @@ def test_a_handler_is_cancelled_when_the_client_leaves(app) -> None:
 def test_unknown_operation_uses_the_service_fault(app) -> None:
     response = call(app, "POST", EVENTS, content=request("Nope"))
     assert response.status_code == 400
-    assert fault_of(response.content) == (SENDER, list(VOCAB.unknown_action), f"unknown operation {{{T}}}Nope")
+    assert fault_of(response.content) == (SENDER, [UNKNOWN_ACTION], f"unknown operation {{{T}}}Nope")
 
 
 def test_handler_fault_keeps_its_subcodes_and_status(app) -> None:

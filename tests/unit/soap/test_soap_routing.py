@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from soapkit import VOCAB
+from soapkit import UNKNOWN_ACTION
 
 from gateway.soap.dispatch import Service
 from gateway.soap.fault import SoapFault
@@ -10,7 +10,7 @@ from gateway.soap.routing import RouteTable, base_url
 
 
 def service(**params: str) -> Service:
-    return Service(operations={}, unknown=lambda q: SoapFault("Sender", q, subcodes=VOCAB.unknown_action),
+    return Service(operations={}, unknown=lambda q: SoapFault("Sender", q, subcodes=(UNKNOWN_ACTION,)),
                    path_params=dict(params))
 
 

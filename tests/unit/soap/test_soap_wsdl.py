@@ -12,7 +12,7 @@ import zeep
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from lxml import etree
-from soapkit import VOCAB, call, make_app, raw_call
+from soapkit import UNKNOWN_ACTION, VOCAB, call, make_app, raw_call
 from zeep.exceptions import Fault as ZeepFault
 from zeep.wsse.username import UsernameToken
 
@@ -118,7 +118,7 @@ async def _pull(req: Request) -> etree._Element:
 
 
 def _unknown(qname: str) -> SoapFault:
-    return SoapFault(SENDER, "Unknown Action", subcodes=VOCAB.unknown_action)
+    return SoapFault(SENDER, "Unknown Action", subcodes=(UNKNOWN_ACTION,))
 
 
 def _onvif_app(ready: threading.Event) -> SoapApp:

@@ -8,8 +8,6 @@ process with zeep built from the official uplink.wsdl.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import os
 
 import httpx
 import pytest
@@ -17,16 +15,15 @@ from lxml import etree
 
 from gateway.catalog.model import KeyEntry
 from gateway.catalog.store import Catalog
-from gateway.device.service import DEVICE_PATH
 from gateway.events.waiter import FeedWatcher
 from gateway.onvif.access import PRE_AUTH, READ_SYSTEM, WRITE_SYSTEM
 from gateway.onvif.ns import TDS, TER, TT, TUP
+from gateway.onvif.services import DEVICE, UPLINK
 from gateway.runtime import ServeOptions, build_app
 from gateway.soap.asgi import SoapApp
 from gateway.soap.ns import SOAP_ENV, qn
-from gateway.soap.security import username_token
-from gateway.uplink.service import MAX_UPLINKS, UPLINK_PATH, UPLINK_SERVICE
-from tests.unit.soap.soapkit import call, fault_of
+from gateway.uplink.service import MAX_UPLINKS, UPLINK_SERVICE
+from tests.unit.soap.soapkit import call, fault_of, onvif_call
 from tests.uplink_keys import CERT, KEY
 
 USERS = {"admin": "Administrator", "oper": "Operator", "viewer": "User"}
@@ -54,14 +51,8 @@ async def _watcher(catalog: Catalog) -> FeedWatcher:
     return FeedWatcher(catalog.head_seq)
 
 
-def soap(app: SoapApp, body: str, user: str | None = "admin", path: str = UPLINK_PATH) -> httpx.Response:
-    header = ""
-    if user is not None:
-        token = username_token(user, f"pw-{user}", nonce=os.urandom(16), created=dt.datetime.now(dt.UTC))
-        header = etree.tostring(token).decode()
-    envelope = (f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:tup="{TUP}" xmlns:tds="{TDS}" xmlns:x="urn:vendor">'
-                f"<s:Header>{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>")
-    return call(app, "POST", path, content=envelope.encode())
+def soap(app: SoapApp, body: str, user: str | None = "admin", path: str = UPLINK.path) -> httpx.Response:
+    return onvif_call(app, path, body, user=user)
 
 
 def configuration(*children: str) -> str:
@@ -98,9 +89,9 @@ def test_capabilities_are_pre_auth_and_name_the_current_modes(app: SoapApp) -> N
 
 def test_get_services_lists_the_uplink_service(app: SoapApp) -> None:
     body = "<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>"
-    resp = body_of(soap(app, body, user=None, path=DEVICE_PATH))
+    resp = body_of(soap(app, body, user=None, path=DEVICE.path))
     [svc] = [s for s in resp if s.findtext(f"{{{TDS}}}Namespace") == TUP]
-    assert svc.findtext(f"{{{TDS}}}XAddr") == "http://gw.test" + UPLINK_PATH
+    assert svc.findtext(f"{{{TDS}}}XAddr") == "http://gw.test" + UPLINK.path
     assert (svc.findtext(f"{{{TDS}}}Version/{{{TT}}}Major"), svc.findtext(f"{{{TDS}}}Version/{{{TT}}}Minor")) == \
         ("26", "6")
     assert svc.find(f"{{{TDS}}}Capabilities/{{{TUP}}}Capabilities").get("Protocols") == "https wss"
@@ -205,15 +196,16 @@ def test_max_uplinks_is_a_receiver_fault_and_updates_still_pass(app: SoapApp) ->
     assert len(uplinks(app)) == MAX_UPLINKS
 
 
-def test_an_operation_the_service_lacks_is_action_not_supported(app: SoapApp) -> None:
+def test_an_operation_no_uplink_wsdl_defines_is_an_unknown_action(app: SoapApp) -> None:
     response = soap(app, "<tup:GetUplinkStatistics/>")
-    assert fault_of(response.content)[:2] == (RECEIVER, ter("ActionNotSupported"))
+    assert response.status_code == 400
+    assert fault_of(response.content)[:2] == (SENDER, ter("UnknownAction"))
 
 
 def test_the_service_document_imports_the_official_uplink_wsdl(app: SoapApp) -> None:
-    root = etree.fromstring(call(app, "GET", UPLINK_PATH + "?wsdl", base="https://gw.example:8443").content)
+    root = etree.fromstring(call(app, "GET", UPLINK.path + "?wsdl", base="https://gw.example:8443").content)
     assert root.find("{http://schemas.xmlsoap.org/wsdl/}import").get("location") == \
         "wsdl/ver10/uplink/wsdl/uplink.wsdl"
     assert [a.get("location") for a in root.iter("{http://schemas.xmlsoap.org/wsdl/soap12/}address")] == \
-        ["https://gw.example:8443" + UPLINK_PATH]
+        ["https://gw.example:8443" + UPLINK.path]
     assert call(app, "GET", "/onvif/wsdl/ver10/uplink/wsdl/uplink.wsdl").status_code == 200
