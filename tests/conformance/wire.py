@@ -7,20 +7,27 @@ import zeep.exceptions
 from lxml import etree
 
 from tests.conformance.schemas import SOAP_ENV, assert_valid_envelope
-from tests.interop.onvif_client import Client
+from tests.interop.onvif_client import Capture, Client
+
+__all__ = ["Capture", "FAULT", "answer", "answer_of", "fault_answer"]
 
 FAULT = f"{{{SOAP_ENV}}}Fault"
 
 
-def answer(client: Client, call: Callable[[], object]) -> etree._Element:
-    """Make ``call``, check the raw reply envelope against the schemas, return its body element."""
-    client.capture.last = None
+def answer_of(capture: Capture, call: Callable[[], object]) -> etree._Element:
+    """Make ``call``, check the raw reply envelope ``capture`` kept against the schemas, return its body element."""
+    capture.last = None
     try:
         call()
     except zeep.exceptions.Fault:
         pass
-    assert client.capture.last is not None, "no reply captured"
-    return assert_valid_envelope(client.capture.last)
+    assert capture.last is not None, "no reply captured"
+    return assert_valid_envelope(capture.last)
+
+
+def answer(client: Client, call: Callable[[], object]) -> etree._Element:
+    """:func:`answer_of` for the interop suite's client."""
+    return answer_of(client.capture, call)
 
 
 def fault_answer(client: Client, call: Callable[[], object]) -> etree._Element:
