@@ -12,8 +12,8 @@ import pytest
 from lxml import etree
 
 from gateway.query.model import STRCMP0
-
-from tests.conformance.wire import FAULT, answer, fault_answer
+from tests.conformance.schemas import assert_valid_as
+from tests.conformance.wire import answer, fault_answer
 from tests.interop.conftest import CENTRE, PASSWORD, USER, Gateway, offset, run_cli, seeded, write_csv
 from tests.interop.onvif_client import TEV, TT, WSNT, Client, location_filter, topic_expression, tt
 
@@ -57,6 +57,10 @@ def test_event_properties_describe_every_item(client: Client) -> None:
     assert body.tag == f"{{{TEV}}}GetEventPropertiesResponse"
     described = body.findall(f".//{{{TT}}}MessageDescription")
     assert described, "the TopicSet describes the Resource messages"
+    for description in described:  # the TopicSet's lax wildcard lets them through unchecked otherwise
+        assert_valid_as(description, f"{{{TT}}}MessageDescription")
+        data = [item.get("Name") for item in description.find(f"{{{TT}}}Data")]
+        assert data[-1] == "Location", data
     names = {item.get("Name") for d in described for item in d.iter(f"{{{TT}}}SimpleItemDescription",
                                                                     f"{{{TT}}}ElementItemDescription")}
     assert {"Token", "Name", "Location", "Scope", "Offline"} <= names

@@ -5,8 +5,8 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from tests.conformance.schemas import (SchemaViolation, assert_valid, assert_valid_envelope, assert_valid_filter,
-                                       inline_schemas, onvif_wsdl_dir)
+from tests.conformance.schemas import (SchemaViolation, assert_valid, assert_valid_as, assert_valid_envelope,
+                                       assert_valid_filter, inline_schemas, onvif_wsdl_dir)
 
 TT = "http://www.onvif.org/ver10/schema"
 ENV = "http://www.w3.org/2003/05/soap-envelope"
@@ -101,3 +101,20 @@ def test_a_qname_with_an_undeclared_prefix_is_rejected() -> None:
         '</wsrf-bf:Timestamp><wsnt:UnknownFilter>nowhere:Bogus</wsnt:UnknownFilter></wsnt:InvalidFilterFault>')
     with pytest.raises(SchemaViolation, match="unmapped prefix 'nowhere'"):
         assert_valid(detail)
+
+
+def test_a_message_description_is_checked_against_its_type() -> None:
+    """Inside a TopicSet no declaration covers tt:MessageDescription; its type still orders the items."""
+    def description(data: str) -> etree._Element:
+        return etree.fromstring(
+            f'<tt:MessageDescription xmlns:tt="{TT}" xmlns:xs="http://www.w3.org/2001/XMLSchema" IsProperty="true">'
+            '<tt:Source><tt:SimpleItemDescription Name="Token" Type="tt:ReferenceToken"/></tt:Source>'
+            f'<tt:Data>{data}</tt:Data></tt:MessageDescription>')
+
+    name = '<tt:SimpleItemDescription Name="Name" Type="xs:string"/>'
+    location = '<tt:ElementItemDescription Name="Location" Type="tt:GeoLocation"/>'
+    assert_valid_as(description(name + location), f"{{{TT}}}MessageDescription")
+    with pytest.raises(SchemaViolation, match="Unexpected child"):
+        assert_valid_as(description(location + name), f"{{{TT}}}MessageDescription")
+    with pytest.raises(SchemaViolation, match="no global type"):
+        assert_valid_as(description(name), f"{{{TT}}}NoSuchType")
