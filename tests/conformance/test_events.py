@@ -13,38 +13,17 @@ from lxml import etree
 
 from gateway.query.model import STRCMP0
 from tests.conformance.schemas import assert_valid_as
-from tests.conformance.wire import answer, fault_answer
+from tests.conformance.wire import answer, fault_answer, items, messages, pull, subscribe
 from tests.interop.conftest import CENTRE, PASSWORD, USER, Gateway, offset, run_cli, seeded, write_csv
 from tests.interop.onvif_client import TEV, TT, WSNT, Client, location_filter, topic_expression, tt
 
 pytestmark = pytest.mark.interop
-WSA = "http://www.w3.org/2005/08/addressing"
 A = "32010001071321008015:Profile_1"
 
 
 @pytest.fixture(scope="module")
 def client(gateway: Gateway) -> Client:
     return Client(gateway.url, USER, PASSWORD)
-
-
-def subscribe(client: Client, *filters: etree._Element) -> str:
-    body = answer(client, lambda: client.subscribe(*filters))
-    assert body.tag == f"{{{TEV}}}CreatePullPointSubscriptionResponse"
-    return str(body.findtext(f"{{{TEV}}}SubscriptionReference/{{{WSA}}}Address"))
-
-
-def pull(client: Client, address: str, timeout: str = "PT0S", limit: int = 1000) -> etree._Element:
-    body = answer(client, lambda: client.pull_point(address).PullMessages(Timeout=timeout, MessageLimit=limit))
-    assert body.tag == f"{{{TEV}}}PullMessagesResponse", etree.tostring(body)
-    return body
-
-
-def messages(body: etree._Element) -> list[etree._Element]:
-    return body.findall(f"{{{WSNT}}}NotificationMessage/{{{WSNT}}}Message/{{{TT}}}Message")
-
-
-def items(message: etree._Element) -> list[str]:
-    return [item.get("Name", "") for item in message.find(f"{{{TT}}}Data")]
 
 
 def test_service_capabilities(client: Client) -> None:

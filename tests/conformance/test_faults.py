@@ -115,7 +115,8 @@ def _device_url(client: Client) -> str:
     return str(client.device._binding_options["address"])
 
 
-ENVELOPE = ('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl">'
+ENVELOPE = ('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+            'xmlns:tds="http://www.onvif.org/ver10/device/wsdl">'
             "<s:Body>{}</s:Body></s:Envelope>")
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from tests.conformance.test_events import items, messages, pull, subscribe
+from tests.conformance.wire import items, messages, pull, subscribe
 from tests.interop.conftest import PASSWORD, USER, Gateway, fixture_rows, run_cli, seeded
 from tests.interop.fake_segment import FakeSegment, pull_response
 from tests.interop.onvif_client import TT, Client, topic_expression
@@ -23,12 +22,14 @@ OLD_ORDER_TOKEN = "oldorder:Profile_1"
 
 def old_order_message(token: str) -> str:
     """A resource event as the gateway used to write it: Name, Location, Scope..., Offline."""
-    return ('<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">'
+    return ('<wsnt:NotificationMessage>'
+            '<wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">'
             'tns1:Resource/MediaProfile</wsnt:Topic><wsnt:Message>'
             '<tt:Message UtcTime="2026-01-01T00:00:00Z" PropertyOperation="Initialized"><tt:Source>'
             f'<tt:SimpleItem Name="Token" Value="{token}"/></tt:Source><tt:Data>'
             '<tt:SimpleItem Name="Name" Value="Old order"/>'
-            '<tt:ElementItem Name="Location"><tt:GeoLocation lon="118.79" lat="32.06" elevation="7.5"/></tt:ElementItem>'
+            '<tt:ElementItem Name="Location"><tt:GeoLocation lon="118.79" lat="32.06" elevation="7.5"/>'
+            '</tt:ElementItem>'
             '<tt:SimpleItem Name="Scope" Value="onvif://www.onvif.org/name/Old"/>'
             '<tt:SimpleItem Name="Scope" Value="onvif://www.onvif.org/location/city/nanjing"/>'
             '<tt:SimpleItem Name="Offline" Value="true"/>'

@@ -21,7 +21,8 @@ def message(data: str, utc: str = "2024-01-01T00:00:00Z") -> etree._Element:
 
 NAME = '<tt:SimpleItem Name="Name" Value="Gate 8"/>'
 SCOPE = '<tt:SimpleItem Name="Scope" Value="onvif://www.onvif.org/name/Gate8"/>'
-LOCATION = '<tt:ElementItem Name="Location"><tt:GeoLocation lon="118.79" lat="32.06" elevation="12.5"/></tt:ElementItem>'
+LOCATION = ('<tt:ElementItem Name="Location"><tt:GeoLocation lon="118.79" lat="32.06" elevation="12.5"/>'
+            '</tt:ElementItem>')
 
 
 def envelope(body: str) -> bytes:
@@ -88,7 +89,8 @@ def test_fault_detail_children_are_checked() -> None:
 
 
 def test_the_filter_schema_validates_filter_elements() -> None:
-    assert_valid_filter(etree.fromstring(f'<tt:PrefixFilter xmlns:tt="{TT}"><tt:Prefix>3201</tt:Prefix></tt:PrefixFilter>'))
+    assert_valid_filter(etree.fromstring(f'<tt:PrefixFilter xmlns:tt="{TT}"><tt:Prefix>3201</tt:Prefix>'
+                                         '</tt:PrefixFilter>'))
     with pytest.raises(SchemaViolation, match="Prefix"):
         assert_valid_filter(etree.fromstring(f'<tt:PrefixFilter xmlns:tt="{TT}"/>'))
 

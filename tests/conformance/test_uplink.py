@@ -11,9 +11,9 @@ from zeep.wsse.username import UsernameToken
 
 from tests.conformance.schemas import SOAP_ENV
 from tests.conformance.wire import Capture, answer_of
+from tests.interop.conftest import Gateway
 from tests.interop.onvif_client import WSDL
 from tests.interop.test_uplink_service import ADDRESS, ADMIN, TUP, VIEWER, gateway, xaddr  # noqa: F401 (fixture)
-from tests.interop.conftest import Gateway
 
 pytestmark = pytest.mark.interop
 MTLS = {"RemoteAddress": ADDRESS, "CertificateID": "uplinkClientCert", "UserLevel": ["Operator"],
@@ -22,6 +22,8 @@ TOKEN = {"RemoteAddress": "wss://b.example/ws", "UserLevel": ["User"], "Authoriz
 
 
 class Uplink:
+    """The uplink service through zeep from the official WSDL, as one user, keeping each raw reply."""
+
     def __init__(self, gw: Gateway, user: tuple[str, str] | None) -> None:
         self.capture = Capture()
         client = zeep.Client(str(WSDL / "ver10/uplink/wsdl/uplink.wsdl"), plugins=[self.capture],

@@ -7,11 +7,12 @@ import zeep.exceptions
 from lxml import etree
 
 from tests.conformance.schemas import SOAP_ENV, assert_valid_envelope
-from tests.interop.onvif_client import Capture, Client
+from tests.interop.onvif_client import TEV, TT, WSNT, Capture, Client
 
-__all__ = ["Capture", "FAULT", "answer", "answer_of", "fault_answer"]
+__all__ = ["Capture", "FAULT", "answer", "answer_of", "fault_answer", "items", "messages", "pull", "subscribe"]
 
 FAULT = f"{{{SOAP_ENV}}}Fault"
+WSA = "http://www.w3.org/2005/08/addressing"
 
 
 def answer_of(capture: Capture, call: Callable[[], object]) -> etree._Element:
@@ -35,3 +36,27 @@ def fault_answer(client: Client, call: Callable[[], object]) -> etree._Element:
     body = answer(client, call)
     assert body.tag == FAULT, etree.tostring(body)
     return body
+
+
+def subscribe(client: Client, *filters: etree._Element) -> str:
+    """CreatePullPointSubscription, its answer validated; the pull point's address."""
+    body = answer(client, lambda: client.subscribe(*filters))
+    assert body.tag == f"{{{TEV}}}CreatePullPointSubscriptionResponse"
+    return str(body.findtext(f"{{{TEV}}}SubscriptionReference/{{{WSA}}}Address"))
+
+
+def pull(client: Client, address: str, timeout: str = "PT0S", limit: int = 1000) -> etree._Element:
+    """PullMessages, its answer validated; the ``tev:PullMessagesResponse``."""
+    body = answer(client, lambda: client.pull_point(address).PullMessages(Timeout=timeout, MessageLimit=limit))
+    assert body.tag == f"{{{TEV}}}PullMessagesResponse", etree.tostring(body)
+    return body
+
+
+def messages(body: etree._Element) -> list[etree._Element]:
+    """The ``tt:Message`` of each notification in a pull's answer."""
+    return body.findall(f"{{{WSNT}}}NotificationMessage/{{{WSNT}}}Message/{{{TT}}}Message")
+
+
+def items(message: etree._Element) -> list[str]:
+    """The names of a message's ``tt:Data`` items, in document order."""
+    return [item.get("Name", "") for item in message.find(f"{{{TT}}}Data")]
