@@ -4,7 +4,8 @@ Nanjing (GB/T 2260 city 320100) with six districts, each with named units
 (police-station areas) scattered around the district centre.  Every device
 gets a 20-digit Annex A device ID as its token prefix (digest §1.13) and
 publishes a main and a sub-stream MediaProfile and a VideoSource per channel,
-plus a Recording where it records; an NVR has several channels.  A few devices
+plus a Recording where it records; an NVR has several channels.  About one
+device in fifteen is a PTZ dome at a junction, with the ``type/ptz`` scope.  A few devices
 have no known location and a few are offline, so location filters with
 ``includeUnknown`` and the ``Offline`` item have something to show.
 
@@ -30,6 +31,7 @@ DEMO_POINT = (32.0603, 118.7969)
 
 SCOPE_BASE = "onvif://www.onvif.org"
 CITY_SCOPE = f"{SCOPE_BASE}/location/city/nanjing"
+PTZ_SCOPE = f"{SCOPE_BASE}/type/ptz"
 #: Network ID digit of every generated device: surveillance alarm network (digest §1.13).
 NETWORK = 1
 #: Shares of devices without a known location, and offline (digest §1.6 Offline item).
@@ -74,10 +76,13 @@ class DeviceKind:
     channels: int
     records: bool
     weight: int
+    ptz: bool = False  # pan-tilt-zoom: announced with the type/ptz scope
 
 
 DEVICE_KINDS: tuple[DeviceKind, ...] = (
     DeviceKind(agency=0, device_type=132, spot="Crossing", model="GW-IPC4M", channels=1, records=True, weight=30),
+    DeviceKind(agency=0, device_type=132, spot="Junction Dome", model="GW-PTZ4M", channels=1, records=True, weight=8,
+               ptz=True),
     DeviceKind(agency=1, device_type=132, spot="Gate", model="GW-IPC2M", channels=1, records=False, weight=20),
     DeviceKind(agency=7, device_type=132, spot="Metro Entrance", model="GW-IPC4M", channels=1, records=True, weight=10),
     DeviceKind(agency=11, device_type=131, spot="School Gate", model="GW-CAM2M", channels=1, records=False, weight=10),
@@ -152,6 +157,7 @@ def _devices(rng: random.Random) -> Iterator[Resource]:
             f"{SCOPE_BASE}/name/{slug(f'{place} {spot}')}",
             f"{SCOPE_BASE}/hardware/{kind.model}",
             f"{SCOPE_BASE}/type/video_encoder",
+            *((PTZ_SCOPE,) if kind.ptz else ()),
         )
         make = partial(
             Resource, lat=lat, lon=lon, elevation=elevation, scopes=scopes, offline=rng.random() < OFFLINE_SHARE
