@@ -14,7 +14,6 @@ import httpx
 import psutil
 import pytest
 from lxml import etree
-from wsdlschema import assert_valid
 
 from gateway.catalog.store import Catalog
 from gateway.device import host
@@ -27,6 +26,7 @@ from gateway.onvif.services import DEVICE, EVENTS, UPLINK
 from gateway.runtime import ServeOptions, build_app
 from gateway.soap.asgi import SoapApp
 from gateway.soap.ns import SOAP_ENV, qn
+from tests.conformance.schemas import assert_valid
 from tests.unit.soap.soapkit import call, fault_of, onvif_call
 
 SENDER, RECEIVER = qn(SOAP_ENV, "Sender"), qn(SOAP_ENV, "Receiver")
