@@ -69,8 +69,8 @@ import benchlib
 import httpx
 from lxml import etree
 
-from gateway.catalog.geo import EARTH_RADIUS_M, bounding_boxes, haversine_m
 from gateway.cli.demo_city import DEFAULT_SEED, DEMO_POINT
+from gateway.vocabulary.geodesy import EARTH_RADIUS_M, bounding_boxes, haversine_m
 
 # --------------------------------------------------------------------------- constants
 
@@ -844,7 +844,6 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
     from gateway.onvif.ns import NSMAP
     from gateway.onvif.resource_event.write import pull_messages_response
     from gateway.query.model import LocationFilter, ResourceQuery
-    from gateway.query.sql import where_clause
     from gateway.soap.build import build_response
 
     # Count gw_distance_m calls: on SQLite it is the Python function db._distance, looked up
@@ -861,7 +860,7 @@ def in_process_breakdown(url: str, centres: Sequence[tuple[float, float]], drain
 
     def subscribe(lat: float, lon: float, r: float) -> tuple[Subscription, PullPointState]:
         query = ResourceQuery(kinds=frozenset({KIND}), location=LocationFilter(lon=lon, lat=lat, radius=r))
-        sub = Subscription(query=query, where=where_clause(query, catalog.dialect))
+        sub = Subscription(query=query, compiled=catalog.compile_filter(query))
         now = dt.datetime.now(dt.UTC)
         head = catalog.head_seq()
         state = PullPointState(id=secrets.token_urlsafe(24), principal="bench", query_json=query.to_json(),

@@ -60,9 +60,9 @@ from gateway.addressing.tokens import SEPARATOR
 from gateway.catalog import records, spatial
 from gateway.catalog.db import immediate
 from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, Write, head
-from gateway.catalog.model import Resource
 from gateway.catalog.schema import TOKEN, change, prefix_map, resource, resource_scope
-from gateway.catalog.scopes import scope_key
+from gateway.vocabulary.resource import Resource
+from gateway.vocabulary.scopes import scope_key
 
 #: Rows per staging INSERT and per page of changed or deleted resources.
 DEFAULT_BATCH = 20_000

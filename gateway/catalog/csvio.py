@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.catalog.bulk import BulkLoad
-from gateway.catalog.model import RESOURCE_KINDS, Resource
 from gateway.catalog.store import Catalog
+from gateway.vocabulary.resource import RESOURCE_KINDS, Resource
 
 COLUMNS = ("token", "kind", "name", "lat", "lon", "elevation", "scopes", "offline")
 #: A decimal number as people write them; float() alone would also take "nan", "inf" and "1_0".

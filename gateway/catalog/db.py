@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 
 from gateway.catalog.errors import CatalogError
-from gateway.catalog.geo import haversine_m
+from gateway.vocabulary.geodesy import haversine_m
 
 APP_NAME = "vms-gateway"
 DEFAULT_FILE = "catalog.db"

@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Engine, case, delete, func, select
 
 from gateway.catalog import records, rows, spatial
 from gateway.catalog.db import write_transaction
-from gateway.catalog.model import Change, Resource
 from gateway.catalog.schema import change, pull_point, resource, resource_scope
+from gateway.vocabulary.resource import Change, Resource
 
 #: pg_advisory_xact_lock key of feed writers (ASCII "gw-feed").
 FEED_LOCK = 0x67772D66656564

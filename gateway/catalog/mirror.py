@@ -30,9 +30,9 @@ from gateway.addressing.tokens import SEPARATOR, TokenError
 from gateway.catalog import records, rows
 from gateway.catalog.errors import CatalogError
 from gateway.catalog.feed import ApplyResult, FeedWriter, Write
-from gateway.catalog.model import Operation, Resource, SegmentUpdate
 from gateway.catalog.prefixes import PrefixClaims
 from gateway.catalog.schema import resource
+from gateway.vocabulary.resource import Operation, Resource, SegmentUpdate
 
 #: Updates handled per lookup of the stored resources.
 APPLY_CHUNK = 500

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Select, bindparam, select
 
 from gateway.catalog.errors import CatalogError
-from gateway.catalog.model import RESOURCE_KINDS, Resource
 from gateway.catalog.schema import resource, resource_scope
-from gateway.catalog.scopes import scope_key
+from gateway.vocabulary.resource import RESOURCE_KINDS, Resource
+from gateway.vocabulary.scopes import scope_key
 
 #: ids per ``IN (...)`` when loading scopes: far below SQLite's 32766 bound variables.
 IN_CHUNK = 500

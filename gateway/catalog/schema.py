@@ -206,6 +206,6 @@ GIST_INDEX = "ix_resource__point"
 
 #: The snapshot cursor: a page reads resources with ``id > AFTER_ID``.  Conditions
 #: built for snapshot pages may use it too, to skip what earlier pages covered
-#: inside their own subqueries (query/sql.py's R*Tree prefilter); 0 by default,
+#: inside their own subqueries (where.py's R*Tree prefilter); 0 by default,
 #: so such a condition also runs on its own.
 AFTER_ID: BindParameter[int] = bindparam("after_id", value=0, type_=Integer)

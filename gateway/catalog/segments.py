@@ -28,9 +28,10 @@ from gateway.catalog import mirror, records
 from gateway.catalog.db import write_transaction
 from gateway.catalog.errors import CatalogError, DuplicateSegment, UnknownSegment
 from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter
-from gateway.catalog.model import Segment, SegmentUpdate
+from gateway.catalog.model import Segment
 from gateway.catalog.prefixes import has_prefix
 from gateway.catalog.schema import prefix_map, resource, segment
+from gateway.vocabulary.resource import SegmentUpdate
 
 #: Segment names: what fits the column and reads well in logs, URLs and file names.
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -12,26 +12,20 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy import Engine, func, select
 
 from gateway.catalog import feed, keystore, migrate, pullpoints, records, segments, uplinks, users
 from gateway.catalog.bulk import DEFAULT_BATCH, BulkLoad
 from gateway.catalog.db import checkpoint, open_engine
 from gateway.catalog.errors import CatalogError, DuplicateUser, PullPointLimitReached
 from gateway.catalog.feed import ApplyResult
-from gateway.catalog.model import (
-    Change,
-    KeyEntry,
-    PullPointState,
-    Resource,
-    Segment,
-    SegmentUpdate,
-    UplinkConfig,
-    User,
-)
+from gateway.catalog.model import KeyEntry, PullPointState, Segment, UplinkConfig, User
 from gateway.catalog.schema import AFTER_ID, app_user, change, pull_point, resource, resource_scope
+from gateway.catalog.where import CompiledFilter, where_clause
+from gateway.query.model import ResourceQuery
+from gateway.vocabulary.resource import Change, Resource, SegmentUpdate
 
-__all__ = ["ApplyResult", "Catalog", "CatalogError", "DuplicateUser", "PullPointLimitReached"]
+__all__ = ["ApplyResult", "Catalog", "CatalogError", "CompiledFilter", "DuplicateUser", "PullPointLimitReached"]
 
 #: Resources per query while iterating for export.
 EXPORT_BATCH = 5_000
@@ -53,8 +47,12 @@ class Catalog:
 
     @property
     def dialect(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``: what query.sql.where_clause compiles for."""
+        """``"sqlite"`` or ``"postgresql"``: what where.where_clause compiles for."""
         return self.engine.dialect.name
+
+    def compile_filter(self, query: ResourceQuery) -> CompiledFilter:
+        """``query`` (all but its ItemFilter, which has no SQL form) as a filter for :meth:`snapshot_page`."""
+        return CompiledFilter(where_clause(query, self.engine.dialect.name))
 
     def upgrade(self) -> None:
         """Migrate the schema to the newest revision (a no-op when it is there)."""
@@ -111,9 +109,9 @@ class Catalog:
         with self.engine.connect() as conn:
             return feed.head(conn)
 
-    def snapshot_page(self, where: ColumnElement[bool], after_id: int, limit: int) -> list[tuple[int, Resource]]:
-        """Resources matching ``where`` with id > ``after_id``, by id: (id, resource)."""
-        stmt = select(*records.COLUMNS).where(where, resource.c.id > AFTER_ID).order_by(resource.c.id).limit(limit)
+    def snapshot_page(self, compiled: CompiledFilter, after_id: int, limit: int) -> list[tuple[int, Resource]]:
+        """Resources ``compiled`` selects with id > ``after_id``, by id: (id, resource)."""
+        stmt = select(*records.COLUMNS).where(compiled.where, resource.c.id > AFTER_ID).order_by(resource.c.id).limit(limit)
         with self._reader.connect() as conn:
             return records.fetch(conn, stmt.params(after_id=after_id))
 

@@ -22,7 +22,7 @@ from functools import partial
 
 from gateway.addressing.annex_a import make_device_id
 from gateway.addressing.tokens import make_remote_token
-from gateway.catalog.model import Resource
+from gateway.vocabulary.resource import Resource
 
 DEFAULT_SIZE = 12_000
 DEFAULT_SEED = 2026

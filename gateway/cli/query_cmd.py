@@ -11,12 +11,12 @@ import argparse
 import dataclasses
 import logging
 
-from gateway.catalog.model import RESOURCE_KINDS, Operation, Resource
 from gateway.cli.args import lat_lon, non_negative, positive_seconds
 from gateway.cli.output import EXIT_OK, Failure, UsageError, print_json, table
 from gateway.cli.passwords import PASSWORD_ENV, client_password
 from gateway.onvif.resource_event.read import Notification
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm, SelectPath
+from gateway.vocabulary.resource import RESOURCE_KINDS, Operation, Resource
 
 log = logging.getLogger("gateway.cli.query")
 

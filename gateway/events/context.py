@@ -10,7 +10,6 @@ from gateway.catalog.store import Catalog
 from gateway.events.cursor import Subscription
 from gateway.events.waiter import FeedWatcher
 from gateway.query.model import ResourceQuery
-from gateway.query.sql import where_clause
 
 T = TypeVar("T")
 
@@ -50,6 +49,6 @@ class EventContext:
             if len(self._subscriptions) > 4 * self.limits.max_pull_points:
                 self._subscriptions.clear()
             query = ResourceQuery.from_json(query_json)
-            sub = Subscription(query=query, where=where_clause(query, self.catalog.dialect))
+            sub = Subscription(query=query, compiled=self.catalog.compile_filter(query))
             self._subscriptions[query_json] = sub
         return sub

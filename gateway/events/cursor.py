@@ -26,13 +26,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement
-
-from gateway.catalog.model import Change, Operation, PullPointState, Resource
-from gateway.catalog.store import Catalog
+from gateway.catalog.model import PullPointState
+from gateway.catalog.store import Catalog, CompiledFilter
 from gateway.query.match import matches
 from gateway.query.model import ResourceQuery
 from gateway.query.select import project
+from gateway.vocabulary.resource import Change, Operation, Resource
 
 #: Change rows read per catalog round trip while tailing; bounds memory per pull.
 FEED_BATCH = 2000
@@ -42,14 +41,14 @@ Event = tuple[Resource, Operation]
 
 @dataclass(frozen=True)
 class Subscription:
-    """What a pull point filters on, with its SQL form compiled once."""
+    """What a pull point filters on, with the catalog's form of it compiled once."""
 
     query: ResourceQuery
-    where: ColumnElement[bool]
+    compiled: CompiledFilter
 
     @property
     def residual(self) -> bool:
-        """Whether rows selected in SQL still need the Python test (ItemFilter)."""
+        """Whether rows the catalog selects still need the Python test (ItemFilter)."""
         return self.query.item_filter is not None
 
 
@@ -96,7 +95,7 @@ def collect(catalog: Catalog, state: PullPointState, sub: Subscription, limit: i
 def _collect_snapshot(catalog: Catalog, state: PullPointState, sub: Subscription, limit: int, out: list[Event]) -> None:
     while len(out) < limit:
         want = limit - len(out)
-        rows = catalog.snapshot_page(sub.where, state.snap_after_id, want)
+        rows = catalog.snapshot_page(sub.compiled, state.snap_after_id, want)
         for row_id, resource in rows:
             state.snap_after_id = row_id
             if not sub.residual or matches(sub.query, resource):

@@ -7,7 +7,7 @@ import secrets
 
 from lxml import etree
 
-from gateway.catalog.model import RESOURCE_KINDS, PullPointState
+from gateway.catalog.model import PullPointState
 from gateway.catalog.errors import PullPointLimitReached
 from gateway.events.context import EventContext
 from gateway.onvif import faults
@@ -19,6 +19,7 @@ from gateway.onvif.topics import topic_set
 from gateway.onvif.xml import child, element, only_children, sub, utcnow
 from gateway.query.filters import parse_filter
 from gateway.soap.dispatch import Request
+from gateway.vocabulary.resource import RESOURCE_KINDS
 
 TOPIC_NAMESPACE_LOCATION = "http://www.onvif.org/onvif/ver10/topics/topicns.xml"
 SCHEMA_LOCATION = "http://www.onvif.org/onvif/ver10/schema/onvif.xsd"

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.catalog.model import SegmentUpdate
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, WSA, WSNT
 from gateway.onvif.resource_event.read import NOTIFICATION, read_event
@@ -28,6 +27,7 @@ from gateway.soap.envelope import parse_envelope
 from gateway.soap.fault import FaultVocabulary, SoapFault
 from gateway.soap.ns import SOAP_ENV
 from gateway.soap.security import username_token
+from gateway.vocabulary.resource import SegmentUpdate
 
 #: Largest reply accepted from a segment: a full 1000-message pull is about 0.5 MB.
 MAX_REPLY_BYTES = 8 * 1024 * 1024

@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping
 
 from lxml import etree
 
-from gateway.catalog.model import RESOURCE_KINDS
 from gateway.onvif import faults
 from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, TNS1, TT, WSTOP, XS
 from gateway.onvif.resource_event import MESSAGE_DESCRIPTION, ROOT, topic_text
+from gateway.vocabulary.resource import RESOURCE_KINDS
 
 SUBTREE = "//."  # ConcreteSet: this node and all its descendants (digest §2.13)
 ALTERNATIVE = "|"

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from lxml import etree
 
 from gateway.addressing.tokens import SEPARATOR, TokenError, validate_prefix
-from gateway.catalog.scopes import scope_key
 from gateway.onvif import faults
 from gateway.onvif.ns import DIALECT_CONCRETE_SET, DIALECT_ITEM_FILTER, TEV, TNS1, TT, WSNT
 from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, ROOT, SCOPE, TOKEN
@@ -39,6 +38,8 @@ from gateway.onvif.topics import ALTERNATIVE, SUBTREE, Kinds, intersect_kinds, p
 from gateway.query import itemfilter
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm, SelectPath
 from gateway.soap.fault import SoapFault
+from gateway.vocabulary.scopes import scope_key
+from gateway.vocabulary.xsd import xsd_double
 
 RFC2396 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc2396"
 #: ScopeFilter Match rules served, and the rule each is evaluated with (digest §1.9.3):
@@ -267,11 +268,6 @@ def _el(parent: etree._Element | None, local: str, text: str | None = None, ns: 
     return el
 
 
-def _num(value: float) -> str:
-    """xs:double text without a spurious ``.0`` (``300`` rather than ``300.0``)."""
-    return str(int(value)) if value == int(value) else repr(value)
-
-
 def topic_expression(kinds: frozenset[str] | None) -> str:
     """``tns1:Resource//.`` for every kind, else ``tns1:Resource/K1|tns1:Resource/K2`` (sorted)."""
     if kinds is None:
@@ -294,11 +290,11 @@ def filter_elements(query: ResourceQuery) -> list[etree._Element]:
         out.append(content)
     if query.location is not None:
         loc = _el(None, LOCATION_FILTER)
-        _el(loc, LON, _num(query.location.lon))
-        _el(loc, LAT, _num(query.location.lat))
+        _el(loc, LON, xsd_double(query.location.lon))
+        _el(loc, LAT, xsd_double(query.location.lat))
         if query.location.height is not None:
-            _el(loc, HEIGHT, _num(query.location.height))
-        _el(loc, RADIUS, _num(query.location.radius))
+            _el(loc, HEIGHT, xsd_double(query.location.height))
+        _el(loc, RADIUS, xsd_double(query.location.radius))
         _el(loc, INCLUDE_UNKNOWN, "true" if query.location.include_unknown else "false")
         out.append(loc)
     for prefix in query.prefixes:  # one element each: the type allows one Prefix (digest §1.9.2)

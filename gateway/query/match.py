@@ -1,18 +1,18 @@
 """Whether a resource matches a ResourceQuery: the Python definition of the filter semantics.
 
-:mod:`gateway.query.sql` must select exactly the same resources (all but the
+The catalog's SQL form (catalog/where.py) must select exactly the same resources (all but the
 ItemFilter, which is evaluated here only), so these rules are the reference
 (digest §1.9, DESIGN decision 8).  Every part must hold (AND):
 
 - ``kinds``: ``None`` admits every kind, otherwise the resource's kind is in the set
   (an empty set admits nothing);
 - ``prefixes``: none given, or the token starts with one of them plus ``":"`` (OR);
-- ``location``: the great-circle distance (:func:`~gateway.catalog.geo.haversine_m`)
+- ``location``: the great-circle distance (:func:`~gateway.vocabulary.geodesy.haversine_m`)
   from (lat, lon) to the resource is ``<= radius`` metres; ``height`` is ignored;
   a resource without lat/lon matches only with ``include_unknown``;
 - ``scopes``: every term matches at least one of the resource's scopes (AND of
   terms, like a WS-Discovery Probe): rule rfc3986 by
-  :func:`~gateway.catalog.scopes.rfc3986_match`, rule strcmp0 by exact string
+  :func:`~gateway.vocabulary.scopes.rfc3986_match`, rule strcmp0 by exact string
   equality; a resource with no scopes matches no term;
 - ``item_filter``: the ItemFilter expression holds on the resource's full
   (unprojected) message items: SimpleItems ``Token``, ``Name``, one ``Scope``
@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.catalog.geo import haversine_m
-from gateway.catalog.model import Resource
-from gateway.catalog.scopes import rfc3986_match
 from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, SCOPE, TOKEN
 from gateway.query import itemfilter
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm
+from gateway.vocabulary.geodesy import haversine_m
+from gateway.vocabulary.resource import Resource
+from gateway.vocabulary.scopes import rfc3986_match
 
 #: How each (normalised) ScopeFilter Match rule compares a filter URI with a resource scope.
 SCOPE_RULES: dict[str, Callable[[str, str], bool]] = {

@@ -2,7 +2,7 @@
 
 Produced by :mod:`gateway.query.filters` from the ``tev:Filter`` element,
 persisted with each pull point as JSON, and evaluated by
-:mod:`gateway.query.match` (in Python) and :mod:`gateway.query.sql` (in SQL).
+:mod:`gateway.query.match` (in Python) and by the catalog (in SQL, catalog/where.py).
 """
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import unquote, urlsplit
 
-from gateway.catalog.model import Resource
 from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, SCOPE
 from gateway.query.model import SelectPath
+from gateway.vocabulary.resource import Resource
 
 
 def scope_category(scope: str) -> str | None:

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.addressing.tokens import MAX_PREFIX, bad_character
-from gateway.catalog.model import RESOURCE_KINDS
-from gateway.catalog.scopes import scope_key
 from gateway.onvif.ns import TEV
 from gateway.onvif.resource_event import SCOPE
 from gateway.query import itemfilter
 from gateway.query.filters import SELECT_ITEMS, filter_elements, parse_filter
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm, SelectPath
+from gateway.vocabulary.resource import RESOURCE_KINDS
+from gateway.vocabulary.scopes import scope_key
 
 XML_SPACE = " \t\r\n"
 #: XML-legal characters, weighted towards markup and legal oddities.

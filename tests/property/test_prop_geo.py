@@ -6,10 +6,10 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.catalog.geo import EARTH_RADIUS_M, bounding_boxes, haversine_m
-from gateway.catalog.model import Resource
 from gateway.query.match import matches
 from gateway.query.model import LocationFilter, ResourceQuery
+from gateway.vocabulary.geodesy import EARTH_RADIUS_M, bounding_boxes, haversine_m
+from gateway.vocabulary.resource import Resource
 
 # Centres anywhere, with extra weight near the poles and the antimeridian.
 LATS = st.one_of(st.floats(-90, 90), st.floats(80, 90), st.floats(-90, -80), st.sampled_from([-90.0, 0.0, 90.0]))

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.addressing.tokens import MAX_TOKEN, bad_character
-from gateway.catalog.model import RESOURCE_KINDS, Operation, Resource, SegmentUpdate
 from gateway.federation import protocol
 from gateway.onvif.ns import NSMAP, TT
 from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, SCOPE
 from gateway.onvif.resource_event.read import MAX_SCOPES, parse_notifications
 from gateway.onvif.resource_event.write import pull_messages_response
 from gateway.soap.build import build_response
+from gateway.vocabulary.resource import RESOURCE_KINDS, Operation, Resource, SegmentUpdate
 
 NOW, END = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"
 

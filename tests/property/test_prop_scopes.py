@@ -7,7 +7,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.catalog.scopes import rfc3986_match
+from gateway.vocabulary.scopes import rfc3986_match
 
 SCHEMES = st.sampled_from(["onvif", "ONVIF", "Onvif", "http"])
 HOSTS = st.sampled_from(["www.onvif.org", "WWW.ONVIF.ORG", "www.onvif.org:80", "example.com"])

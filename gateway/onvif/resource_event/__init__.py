@@ -16,7 +16,7 @@ the catalog, leniently for the client), and
 """
 from __future__ import annotations
 
-from gateway.catalog.model import RESOURCE_KINDS
+from gateway.vocabulary.resource import RESOURCE_KINDS
 
 #: The Source item: the resource's token.
 TOKEN = "Token"

@@ -18,10 +18,10 @@ from lxml import etree
 
 from gateway.addressing.context import parse_segment_token
 from gateway.addressing.tokens import TokenError
-from gateway.catalog.model import RESOURCE_KINDS, Operation, Resource, SegmentUpdate
-from gateway.catalog.scopes import has_space
 from gateway.onvif.ns import TNS1, TT, WSNT
 from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, ROOT, SCOPE, TOKEN
+from gateway.vocabulary.resource import RESOURCE_KINDS, Operation, Resource, SegmentUpdate
+from gateway.vocabulary.scopes import has_space
 
 #: Limits on one resource's items from a segment; beyond them the event is refused, not truncated.
 MAX_NAME = 1024

@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from gateway.catalog.model import Operation, Resource
 from gateway.onvif.ns import DIALECT_CONCRETE
 from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, SCOPE, TOKEN, topic_text
 from gateway.soap.build import SerializedBody
+from gateway.vocabulary.resource import Operation, Resource
+from gateway.vocabulary.xsd import xsd_double
 
 #: What an attribute value cannot hold as it is: markup, and whitespace other than " " (which a
 #: parser would read back as a space), become references; anything else matched is a character
@@ -47,11 +48,6 @@ def _escape(match: re.Match[str]) -> str:
 def _attr(value: str) -> str:
     """``value`` as the content of a double-quoted attribute."""
     return _ATTR_SPECIAL.sub(_escape, value)
-
-
-def _num(value: float) -> str:
-    """xs:double lexical form without a spurious '.0' on whole numbers."""
-    return repr(value) if value != int(value) else str(int(value))
 
 
 def pull_messages_response(current_time: str, termination_time: str,
@@ -90,7 +86,8 @@ def _write_event(text: list[str], resource: Resource, operation: Operation, utc:
         items.append(_OFFLINE_ITEMS[resource.offline])
     # tt:ItemList is a sequence: every SimpleItem, then the ElementItems.
     if resource.lat is not None and resource.lon is not None:
-        elevation = f' elevation="{_num(resource.elevation)}"' if resource.elevation is not None else ""
-        items.append(f'{_LOCATION_ITEM}{_num(resource.lon)}" lat="{_num(resource.lat)}"{elevation}/></tt:ElementItem>')
+        elevation = f' elevation="{xsd_double(resource.elevation)}"' if resource.elevation is not None else ""
+        items.append(f'{_LOCATION_ITEM}{xsd_double(resource.lon)}" lat="{xsd_double(resource.lat)}"{elevation}'
+                     '/></tt:ElementItem>')
     # An element without content is written as lxml writes it.
     text.append(f"<tt:Data>{''.join(items)}</tt:Data>{_NOTE_END}" if items else f"<tt:Data/>{_NOTE_END}")

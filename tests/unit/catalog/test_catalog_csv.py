@@ -9,9 +9,9 @@ from sqlalchemy import update
 from gateway.catalog.csvio import ImportReport, export_csv, import_csv
 from gateway.catalog.errors import CatalogError
 from gateway.catalog.feed import ApplyResult
-from gateway.catalog.model import RESOURCE_KINDS, Resource
 from gateway.catalog.schema import resource
 from gateway.catalog.store import Catalog
+from gateway.vocabulary.resource import RESOURCE_KINDS, Resource
 
 HEADER = "token,kind,name,lat,lon,elevation,scopes,offline\n"
 GOOD = (

@@ -12,9 +12,9 @@ from sqlalchemy import event, text
 
 from gateway.catalog import db
 from gateway.catalog.errors import CatalogError
-from gateway.catalog.geo import haversine_m
-from gateway.catalog.model import Resource
 from gateway.catalog.store import Catalog
+from gateway.vocabulary.geodesy import haversine_m
+from gateway.vocabulary.resource import Resource
 
 
 def test_default_url_is_a_file_in_the_user_data_dir() -> None:

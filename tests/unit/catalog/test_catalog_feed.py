@@ -10,9 +10,11 @@ from sqlalchemy import select
 from gateway.catalog.errors import CatalogError
 from gateway.catalog.db import write_transaction
 from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, Write
-from gateway.catalog.model import PullPointState, Resource
+from gateway.catalog.model import PullPointState
 from gateway.catalog.schema import resource
 from gateway.catalog.store import Catalog
+from gateway.catalog.where import CompiledFilter
+from gateway.vocabulary.resource import Resource
 
 CAM = Resource(token="P1:cam", kind="VideoSource", name="Gate", lat=52.520008, lon=13.404954, elevation=34.5,
                scopes=("onvif://www.onvif.org/location/city/berlin", "onvif://www.onvif.org/name/gate"),
@@ -176,11 +178,11 @@ def test_prune_of_an_empty_feed_deletes_nothing(catalog: Catalog) -> None:
 
 def test_snapshot_pages_by_id_with_scopes_in_order(catalog: Catalog) -> None:
     catalog.apply([CAM, Resource(token="P2:a", scopes=("s://z", "s://a")), Resource(token="P3:b")])
-    everything = resource.c.id > 0
+    everything = CompiledFilter(resource.c.id > 0)
     assert catalog.snapshot_page(everything, 0, 2) == [(1, CAM), (2, Resource(token="P2:a", scopes=("s://z", "s://a")))]
     assert catalog.snapshot_page(everything, 2, 2) == [(3, Resource(token="P3:b"))]
-    assert catalog.snapshot_page(resource.c.token == "P2:a", 0, 10) == [(2, Resource(token="P2:a",
-                                                                                       scopes=("s://z", "s://a")))]
+    assert catalog.snapshot_page(CompiledFilter(resource.c.token == "P2:a"), 0, 10) == [
+        (2, Resource(token="P2:a", scopes=("s://z", "s://a")))]
     catalog.apply(deletes=["P3:b"])
     catalog.apply([Resource(token="P3:b")])
     assert catalog.snapshot_page(everything, 2, 10) == [(4, Resource(token="P3:b"))]  # ids are never reused
@@ -193,7 +195,7 @@ def test_pages_get_their_own_scopes_whether_dense_or_scattered(catalog: Catalog,
     made = [Resource(token=f"P:{i:02d}", scopes=tuple(f"s://{i}/{n}" for n in range(i % 4))) for i in range(1, 41)]
     catalog.apply(made)
     wanted = [made[i - 1] for i in picked]
-    page = catalog.snapshot_page(resource.c.id.in_(list(picked)), 0, 100)
+    page = catalog.snapshot_page(CompiledFilter(resource.c.id.in_(list(picked))), 0, 100)
     assert page == [(i, r) for i, r in zip(picked, wanted, strict=True)]
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import text
 from gateway.catalog import migrate
 from gateway.catalog.db import open_engine
 from gateway.catalog.errors import CatalogError
-from gateway.catalog.geo import EARTH_RADIUS_M, TINY, haversine_m
-from gateway.catalog.model import Resource
 from gateway.catalog.store import Catalog
+from gateway.vocabulary.geodesy import EARTH_RADIUS_M, TINY, haversine_m
+from gateway.vocabulary.resource import Resource
 
 VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
 
@@ -135,7 +135,7 @@ def test_a_gateway_refuses_a_catalog_migrated_past_its_code(tmp_path: Path) -> N
 
 
 def test_sql_distance_is_the_python_distance_to_the_bit(catalog: Catalog) -> None:
-    """The PostgreSQL function repeats geo.haversine_m operation for operation (same EARTH_RADIUS_M)."""
+    """The PostgreSQL function repeats geodesy.haversine_m operation for operation (same EARTH_RADIUS_M)."""
     rnd = random.Random(3)
     points = [(rnd.uniform(-90, 90), rnd.uniform(-180, 180), rnd.uniform(-90, 90), rnd.uniform(-180, 180))
               for _ in range(300)]
@@ -162,14 +162,13 @@ def test_the_first_revision_freezes_the_earth_radius_of_geo() -> None:
 def test_a_location_query_survives_coordinates_that_underflow(catalog: Catalog) -> None:
     """One resource stored at latitude 1e-200 must not make location queries fail (PostgreSQL raised)."""
     from gateway.query.model import LocationFilter, ResourceQuery
-    from gateway.query.sql import where_clause
 
     tiny = [Resource(token=f"T:{i}", lat=v, lon=w) for i, (v, w) in enumerate(
         [(2.3754256833753714e-194, 0.0), (1e-322, 5e-324), (0.0, -1e-200), (1e-5, 0.0)])]
     catalog.apply(tiny)
     for radius in (0.0, 1.0, 2000.0):
         query = ResourceQuery(location=LocationFilter(lat=0.0, lon=0.0, radius=radius))
-        found = {r.token for _, r in catalog.snapshot_page(where_clause(query, catalog.dialect), 0, 100)}
+        found = {r.token for _, r in catalog.snapshot_page(catalog.compile_filter(query), 0, 100)}
         expected = {r.token for r in tiny if haversine_m(r.lat, r.lon, 0.0, 0.0) <= radius}
         assert found == expected, radius
     assert {"T:0", "T:1", "T:2"} <= found and "T:3" in found

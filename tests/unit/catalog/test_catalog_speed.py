@@ -23,7 +23,6 @@ import pytest
 from gateway.catalog.csvio import import_csv
 from gateway.catalog.store import Catalog
 from gateway.query.model import LocationFilter, ResourceQuery
-from gateway.query.sql import where_clause
 
 ROWS = 1_000_000
 PROFILES_PER_DEVICE = 4
@@ -73,8 +72,8 @@ def test_a_million_rows(tmp_path: Path) -> None:
         timings, hits = [], []
         for centre in centres:
             assert centre.lat is not None and centre.lon is not None
-            where = where_clause(ResourceQuery(location=LocationFilter(
-                lat=centre.lat + rnd.uniform(-1e-4, 1e-4), lon=centre.lon, radius=100.0)), catalog.dialect)
+            where = catalog.compile_filter(ResourceQuery(location=LocationFilter(
+                lat=centre.lat + rnd.uniform(-1e-4, 1e-4), lon=centre.lon, radius=100.0)))
             t = time.perf_counter()
             hits.append(len(catalog.snapshot_page(where, 0, 1000)))
             timings.append((time.perf_counter() - t) * 1000)

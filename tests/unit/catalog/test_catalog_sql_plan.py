@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import ColumnElement, select
 
 from gateway.catalog import records
-from gateway.catalog.model import Resource
 from gateway.catalog.schema import resource
 from gateway.catalog.store import Catalog
+from gateway.catalog.where import where_clause
 from gateway.query.model import LocationFilter, ResourceQuery, ScopeTerm
-from gateway.query.sql import where_clause
+from gateway.vocabulary.resource import Resource
 
 CIRCLE = ResourceQuery(location=LocationFilter(lat=52.52, lon=13.40, radius=100.0))
 PREFIX = ResourceQuery(prefixes=("P7",))
@@ -54,7 +54,7 @@ def test_sqlite_plans_drive_narrow_conditions_from_their_indexes(catalog: Catalo
         "LIST SUBQUERY 1\n"
         "SEARCH by_token USING COVERING INDEX sqlite_autoindex_resource_1 (token>? AND token<?)"
     )
-    # A scope is a probe on the rows read in id order (module docstring of query.sql).
+    # A scope is a probe on the rows read in id order (module docstring of catalog.where).
     assert plan(catalog, where_clause(SCOPE, "sqlite")) == (
         "SEARCH resource USING INTEGER PRIMARY KEY (rowid>?)\n"
         "CORRELATED SCALAR SUBQUERY 1\n"

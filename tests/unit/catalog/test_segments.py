@@ -13,8 +13,9 @@ import pytest
 from gateway.catalog import migrate
 from gateway.catalog.csvio import import_csv
 from gateway.catalog.errors import CatalogError, DuplicateSegment, UnknownSegment
-from gateway.catalog.model import Operation, Resource, Segment, SegmentUpdate
+from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
+from gateway.vocabulary.resource import Operation, Resource, SegmentUpdate
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 FIRST_REVISION = "902e76286c4c"

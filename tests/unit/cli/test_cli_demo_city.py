@@ -6,9 +6,9 @@ from itertools import islice
 
 from gateway.addressing.annex_a import explain
 from gateway.addressing.tokens import validate_remote_token
-from gateway.catalog.geo import haversine_m
-from gateway.catalog.model import RESOURCE_KINDS
 from gateway.cli.demo_city import DEFAULT_SIZE, DEMO_POINT, DISTRICTS, generate_city
+from gateway.vocabulary.geodesy import haversine_m
+from gateway.vocabulary.resource import RESOURCE_KINDS
 
 SIZE = 2_000
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalog.model import Operation, SegmentUpdate
 from gateway.catalog.store import Catalog
+from gateway.vocabulary.resource import Operation, SegmentUpdate
 
 PASSWORD = "segment-Pa55"
 URL = "http://127.0.0.1:8081/onvif/device_service"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalog.geo import haversine_m
 from gateway.cli.demo_city import DEMO_POINT, generate_city
+from gateway.vocabulary.geodesy import haversine_m
 
 VMSGW = [sys.executable, "-m", "gateway"]
 ROOT = Path(__file__).resolve().parents[3]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.catalog.model import Change, Operation, Resource
 from gateway.events.cursor import classify
 from gateway.query.model import LocationFilter, ResourceQuery, SelectPath
+from gateway.vocabulary.resource import Change, Operation, Resource
 
 AT = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 NEAR = Resource(token="p:1", name="cam", lat=32.0, lon=118.0, scopes=("onvif://www.onvif.org/name/a",), offline=False)

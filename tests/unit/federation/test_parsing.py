@@ -12,13 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.catalog.model import Operation, Resource
 from gateway.federation import protocol
 from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import MAX_WORKERS, ReplyParsers, worker_count
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP
 from gateway.soap.build import build_fault
+from gateway.vocabulary.resource import Operation, Resource
 from tests.unit.federation.test_protocol import CAM, pull_reply
 
 

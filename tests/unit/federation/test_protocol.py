@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from gateway.catalog.model import Operation, Resource, SegmentUpdate
 from gateway.federation import protocol
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif import faults
@@ -15,6 +14,7 @@ from gateway.onvif.resource_event.write import pull_messages_response
 from gateway.soap.build import build_fault, build_response
 from gateway.soap.envelope import parse_envelope
 from gateway.soap.fault import FaultVocabulary
+from gateway.vocabulary.resource import Operation, Resource, SegmentUpdate
 
 CAM = Resource(token="32010001071321008015:Profile_1", name="Gate 8", lat=32.06, lon=118.79, elevation=12.5,
                scopes=("onvif://www.onvif.org/name/Gate8", "onvif://www.onvif.org/location/city/x"), offline=False)

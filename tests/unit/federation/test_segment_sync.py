@@ -12,13 +12,14 @@ from lxml import etree
 
 from gateway.catalog.errors import CatalogError
 from gateway.catalog.feed import ApplyResult
-from gateway.catalog.model import Operation, Resource, Segment
+from gateway.catalog.model import Segment
 from gateway.federation import segment as sync
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import ReplyParsers
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP, TDS, TEV, WSA
 from gateway.soap.build import build_fault, build_response
+from gateway.vocabulary.resource import Operation, Resource
 from tests.unit.federation.test_protocol import CAM, pull_reply
 
 SEGMENT = Segment(name="leaf", url="http://leaf/onvif/device_service", user="u", password="p", heartbeat=1.0)

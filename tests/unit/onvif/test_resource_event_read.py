@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-from gateway.catalog.model import Operation, Resource
 from gateway.onvif.ns import TNS1, TT, WSNT
 from gateway.onvif.resource_event.read import parse_notifications
+from gateway.vocabulary.resource import Operation, Resource
 
 TOKEN = "32010001071321008015:Profile_1"
 

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from gateway.catalog.model import RESOURCE_KINDS, Operation, Resource
 from gateway.onvif.ns import DIALECT_CONCRETE, NSMAP, TEV, TT, WSNT
 from gateway.onvif.resource_event.write import pull_messages_response
 from gateway.soap.build import build_response
+from gateway.vocabulary.resource import RESOURCE_KINDS, Operation, Resource
 
 NOW, END = "2026-01-01T00:00:00.5Z", "2026-01-01T00:01:00Z"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from gateway.catalog.model import RESOURCE_KINDS
 from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, TNS1, TT, WSNT, WSTOP
 from gateway.onvif.resource_event import topic_text
 from gateway.onvif.topics import intersect_kinds, parse_topic_expression, topic_set
 from gateway.soap.fault import SoapFault
+from gateway.vocabulary.resource import RESOURCE_KINDS
 
 NS = {"tns1": TNS1}
 SET, ONE = DIALECT_CONCRETE_SET, DIALECT_CONCRETE

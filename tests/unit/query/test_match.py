@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.catalog.geo import haversine_m
-from gateway.catalog.model import Resource
 from gateway.query.match import element_items, matches, simple_items
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm
+from gateway.vocabulary.geodesy import haversine_m
+from gateway.vocabulary.resource import Resource
 
 NANJING = (32.0603, 118.7969)  # lat, lon
 CITY = "onvif://www.onvif.org/location/city/nanjing"

@@ -1,9 +1,9 @@
 """SelectFilter projection (digest §1.9.4)."""
 from __future__ import annotations
 
-from gateway.catalog.model import Resource
 from gateway.query.model import SelectPath
 from gateway.query.select import project, scope_category
+from gateway.vocabulary.resource import Resource
 
 CITY = "onvif://www.onvif.org/location/city/nanjing"
 NAME = "onvif://www.onvif.org/name/Gate8"

@@ -1,4 +1,4 @@
-"""distance without underflow: gw_distance_m flushes magnitudes below 1e-100 to 0, as geo.haversine_m does
+"""distance without underflow: gw_distance_m flushes magnitudes below 1e-100 to 0, as geodesy.haversine_m does
 
 Revision ID: 3d5e8a1f0b27
 Revises: 6c03a78ed9da
@@ -23,7 +23,7 @@ down_revision: str | Sequence[str] | None = "6c03a78ed9da"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: geo.EARTH_RADIUS_M and geo.TINY, frozen here as migrations must be; a test holds them equal.
+#: geodesy.EARTH_RADIUS_M and geodesy.TINY, frozen here as migrations must be; a test holds them equal.
 EARTH_RADIUS_M = 6_371_008.8
 TINY = 1e-100
 

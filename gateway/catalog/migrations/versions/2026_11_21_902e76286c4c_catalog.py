@@ -22,7 +22,7 @@ down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: geo.EARTH_RADIUS_M, frozen here as migrations must be; a test holds them equal.
+#: geodesy.EARTH_RADIUS_M, frozen here as migrations must be; a test holds them equal.
 EARTH_RADIUS_M = 6_371_008.8
 
 #: SQLite: an R*Tree of the resources with a location, kept in step by triggers.
@@ -47,7 +47,7 @@ SQLITE_SPATIAL = (
 )
 
 #: PostgreSQL: a GiST index on the location as a point, and the same haversine as
-#: geo.haversine_m, operation for operation, so both backends agree to the bit.
+#: geodesy.haversine_m, operation for operation, so both backends agree to the bit.
 POSTGRES_SPATIAL = (
     "CREATE INDEX ix_resource__point ON resource USING gist (point(lon, lat))",
     f"""CREATE FUNCTION gw_distance_m(lat1 float8, lon1 float8, lat2 float8, lon2 float8)

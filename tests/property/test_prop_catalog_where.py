@@ -1,23 +1,22 @@
-"""query.sql.where_clause selects exactly what query.match.matches accepts, on SQLite and PostgreSQL.
+"""catalog.where.where_clause (through Catalog.compile_filter) selects exactly what query.match.matches accepts, on SQLite and PostgreSQL.
 
 Small generated catalogs (points near the poles and the antimeridian, unknown
 locations, byte-wise token prefixes, scopes in case and escape variants)
 against generated queries, compared with the Python reference predicate
 :func:`gateway.query.match.matches` by brute force.  Radii are drawn partly as
 the exact distance to a resource, so the boundary ``<=`` is exercised, which
-also holds the PostgreSQL ``gw_distance_m`` to the bit against geo.haversine_m.
+also holds the PostgreSQL ``gw_distance_m`` to the bit against geodesy.haversine_m.
 """
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.catalog.geo import haversine_m
-from gateway.catalog.model import Resource
 from gateway.catalog.store import Catalog
 from gateway.query.match import matches
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm
-from gateway.query.sql import where_clause
+from gateway.vocabulary.geodesy import haversine_m
+from gateway.vocabulary.resource import Resource
 
 PREFIXES = ["12010000001320000001", "P", "PA", "p", "P;", "Ä", "P9"]
 KINDS = ["MediaProfile", "VideoSource", "Recording"]
@@ -82,7 +81,7 @@ def test_where_clause_selects_exactly_what_matches_accepts(catalog: Catalog, dat
     content = data.draw(resources(), label="catalog")
     catalog.import_resources(content, replace=True)  # the same database serves every example
     for query in data.draw(st.lists(queries(content), min_size=1, max_size=6), label="queries"):
-        rows = catalog.snapshot_page(where_clause(query, catalog.dialect), 0, 1000)
+        rows = catalog.snapshot_page(catalog.compile_filter(query), 0, 1000)
         expected = sorted(r.token for r in content if matches(query, r))
         assert sorted(r.token for _, r in rows) == expected, query
         assert all(r == next(c for c in content if c.token == r.token) for _, r in rows)

@@ -6,6 +6,10 @@ scope's key or is a whole-segment prefix of it (``key + "/"``).  The rule
 (digest §1.9.3): scheme and authority compare case-insensitively, the path
 case-sensitively and segment-wise; percent-escapes are canonicalised; query
 and fragment are ignored; URIs with ``.`` or ``..`` segments never match.
+
+At the bottom (it imports nothing of the gateway) because the catalog keys
+scopes with it, the filter semantics match with it and the resource-event
+reader checks scope text with it.
 """
 from __future__ import annotations
 

@@ -1,5 +1,10 @@
 """A ResourceQuery as a SQL condition over the catalog's ``resource`` table.
 
+It lives in the catalog, not in query, because only the catalog knows its
+tables and its backend: the layers above hand it a ResourceQuery
+(:meth:`Catalog.compile_filter <gateway.catalog.store.Catalog.compile_filter>`)
+and get back an opaque :class:`CompiledFilter` to page with.
+
 :func:`where_clause` selects exactly the resources :func:`gateway.query.match.matches`
 accepts — except the ItemFilter, which has no SQL form: the event service
 applies it in Python to the rows this condition selects.  Each part is shaped
@@ -8,8 +13,8 @@ for an index:
 - prefixes: ``token >= p ":" AND token < p ";"`` — a range on the unique token
   index (``;`` follows ``:``; the column compares byte-wise on both backends);
 - location: the exact great-circle test ``gw_distance_m(...) <= radius``
-  (the same code as geo.haversine_m on SQLite, the same formula on
-  PostgreSQL), behind a prefilter by :func:`geo.bounding_boxes` through the
+  (the same code as geodesy.haversine_m on SQLite, the same formula on
+  PostgreSQL), behind a prefilter by :func:`geodesy.bounding_boxes` through the
   R*Tree (SQLite) or the GiST point index (PostgreSQL);
 - scopes: per term, a scope row of the resource that matches — rfc3986 by
   the canonical key (equal, or ``key/...`` as the range ``[key "/", key "0")``),
@@ -32,12 +37,26 @@ rows after the page cursor (:data:`~gateway.catalog.schema.AFTER_ID`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
-from gateway.catalog.geo import bounding_boxes
 from gateway.catalog.schema import AFTER_ID, resource, resource_rtree, resource_scope
-from gateway.catalog.scopes import scope_key
 from gateway.query.model import RFC3986, STRCMP0, LocationFilter, ResourceQuery, ScopeTerm
+from gateway.vocabulary.geodesy import bounding_boxes
+from gateway.vocabulary.scopes import scope_key
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFilter:
+    """A ResourceQuery compiled for one catalog's backend; opaque outside the catalog.
+
+    Built once per stored filter (:meth:`Catalog.compile_filter
+    <gateway.catalog.store.Catalog.compile_filter>`) and passed back to every
+    :meth:`~gateway.catalog.store.Catalog.snapshot_page` of the subscription.
+    """
+
+    where: ColumnElement[bool]
 
 
 def where_clause(query: ResourceQuery, dialect: str) -> ColumnElement[bool]:

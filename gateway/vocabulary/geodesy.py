@@ -2,7 +2,9 @@
 
 One definition serves the SQL side (registered as an SQLite function, mirrored
 by a PostgreSQL function in the first migration) and the Python matcher, so
-the snapshot (SQL) and the tail (Python) of a subscription agree.
+the snapshot (SQL) and the tail (Python) of a subscription agree.  It sits
+at the bottom, importing nothing of the gateway, because both the catalog and
+the filter semantics (query) use it and neither may depend on the other.
 """
 from __future__ import annotations
 
