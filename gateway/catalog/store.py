@@ -111,7 +111,8 @@ class Catalog:
 
     def snapshot_page(self, compiled: CompiledFilter, after_id: int, limit: int) -> list[tuple[int, Resource]]:
         """Resources ``compiled`` selects with id > ``after_id``, by id: (id, resource)."""
-        stmt = select(*records.COLUMNS).where(compiled.where, resource.c.id > AFTER_ID).order_by(resource.c.id).limit(limit)
+        where = compiled.where
+        stmt = select(*records.COLUMNS).where(where, resource.c.id > AFTER_ID).order_by(resource.c.id).limit(limit)
         with self._reader.connect() as conn:
             return records.fetch(conn, stmt.params(after_id=after_id))
 

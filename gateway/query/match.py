@@ -1,7 +1,7 @@
 """Whether a resource matches a ResourceQuery: the Python definition of the filter semantics.
 
-The catalog's SQL form (catalog/where.py) must select exactly the same resources (all but the
-ItemFilter, which is evaluated here only), so these rules are the reference
+The catalog's SQL form (catalog/where.py) must select exactly the same
+resources (all but the ItemFilter, which is evaluated here only), so these rules are the reference
 (digest §1.9, DESIGN decision 8).  Every part must hold (AND):
 
 - ``kinds``: ``None`` admits every kind, otherwise the resource's kind is in the set
