@@ -12,10 +12,12 @@ class CountingCatalog:
 
     def __init__(self) -> None:
         self.compiled: list[ResourceQuery] = []
+        self.made: list[Any] = []  # what each call returned: opaque to the event context
 
-    def compile_filter(self, query: ResourceQuery) -> object:
+    def compile_filter(self, query: ResourceQuery) -> Any:
         self.compiled.append(query)
-        return ("compiled", len(self.compiled))
+        self.made.append(object())
+        return self.made[-1]
 
 
 def _context(catalog: CountingCatalog, max_pull_points: int = 10) -> EventContext:
@@ -29,8 +31,8 @@ def test_each_filter_text_is_compiled_once() -> None:
     a, b = ResourceQuery(prefixes=("P",)).to_json(), ResourceQuery(kinds=frozenset({"Recording"})).to_json()
     first = ctx.subscription(a)
     assert ctx.subscription(a) is first
-    assert first.query == ResourceQuery.from_json(a) and first.compiled == ("compiled", 1)
-    assert ctx.subscription(b).compiled == ("compiled", 2)
+    assert first.query == ResourceQuery.from_json(a) and first.compiled is catalog.made[0]
+    assert ctx.subscription(b).compiled is catalog.made[1]
     assert ctx.subscription(a) is first
     assert len(catalog.compiled) == 2
 
