@@ -7,8 +7,8 @@ import secrets
 
 from lxml import etree
 
-from gateway.catalog.model import PullPointState
 from gateway.catalog.errors import PullPointLimitReached
+from gateway.catalog.model import PullPointState
 from gateway.events.context import EventContext
 from gateway.onvif import faults
 from gateway.onvif.access import PRE_AUTH, READ_MEDIA

@@ -1,4 +1,4 @@
-"""catalog.where.where_clause (through Catalog.compile_filter) selects exactly what query.match.matches accepts, on SQLite and PostgreSQL.
+"""Catalog.compile_filter (catalog.where) selects exactly what query.match.matches accepts, on SQLite and PostgreSQL.
 
 Small generated catalogs (points near the poles and the antimeridian, unknown
 locations, byte-wise token prefixes, scopes in case and escape variants)

@@ -7,8 +7,8 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from gateway.catalog.errors import CatalogError
 from gateway.catalog.db import write_transaction
+from gateway.catalog.errors import CatalogError
 from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter, Write
 from gateway.catalog.model import PullPointState
 from gateway.catalog.schema import resource

@@ -1,4 +1,4 @@
-"""EventContext.subscription: a stored filter is compiled by the catalog once per JSON text, and the cache is bounded."""
+"""EventContext.subscription: the catalog compiles a stored filter once per JSON text; the cache is bounded."""
 from __future__ import annotations
 
 from typing import Any, cast
