@@ -92,11 +92,14 @@ def serve_options(
         if path is not None and not path.is_file():
             raise UsageError(f"{path}: no such file")
     limits = EventLimits() if max_pull_points is None else EventLimits(max_pull_points=max_pull_points)
-    return ServeOptions(
+    options = ServeOptions(
         db_url=url, host=listen.host, port=listen.port,
         certfile=str(tls_cert) if tls_cert else None, keyfile=str(tls_key) if tls_key else None,
-        limits=limits, uplink=uplink, **({} if keep_alive is None else {"keep_alive": keep_alive}),
+        limits=limits, uplink=uplink,
     )  # fmt: skip
+    if keep_alive is not None:  # else the runtime's default
+        options.keep_alive = keep_alive
+    return options
 
 
 def uplink_listen(args: argparse.Namespace) -> UplinkListen | None:

@@ -114,7 +114,7 @@ def test_serve_refuses_before_listening_and_writes_nothing(tmp_path: Path, state
 
 
 def test_upgrade_creates_migrates_and_then_every_command_runs(vmsgw, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    path, url = _prepare(tmp_path, "older")
+    _, url = _prepare(tmp_path, "older")
     older = _older()
     assert vmsgw("db", "current", "--db", url) == 0
     assert capsys.readouterr().out == f"{older}; this version's schema is {migrate.head()}: run `vmsgw db upgrade`\n"
