@@ -37,7 +37,7 @@ def new_catalog(migrated_file: Path) -> NewCatalog:
     """``new_catalog(path)``: an empty catalog at this version's schema at ``path``, its URL."""
 
     def create(path: Path) -> str:
-        shutil.copyfile(migrated_file, path)
+        shutil.copy(migrated_file, path)  # the mode too: owner only, as the catalog creates its files
         return f"sqlite:///{path}"
 
     return create
