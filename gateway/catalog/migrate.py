@@ -50,7 +50,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 class RevisionMismatch(CatalogError):
-    """The catalog's schema is not the one this code was written for; nothing was read or written.
+    """The catalog's schema is not the one this code was written for; the check wrote nothing.
 
     Only an explicit upgrade (``vmsgw db upgrade``) migrates: the subclass says
     which way the catalog is off, ``url`` (password hidden), ``found`` and

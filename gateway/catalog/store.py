@@ -72,8 +72,10 @@ class Catalog:
         return self.engine.dialect.name
 
     def upgrade(self) -> None:
-        """Create or migrate the schema to the newest revision (a no-op when it is there): the explicit act
-        of ``vmsgw db upgrade``, of the demo, and of test fixtures; nothing else migrates."""
+        """Create or migrate the schema to the newest revision (a no-op when it is there).
+
+        The only call that migrates: opening with ``require_current`` only checks.
+        """
         migrate.upgrade(self.engine)
 
     def close(self) -> None:
