@@ -258,10 +258,10 @@ def _uplink_listener(listen: UplinkListen) -> tuple[socket.socket, ssl.SSLContex
 
 
 def serve(options: ServeOptions) -> None:
-    """Migrate the catalog, bind, announce the addresses, and serve until a signal."""
+    """Check the catalog's schema revision (RevisionMismatch: run `vmsgw db upgrade`), bind, announce the
+    addresses, and serve until a signal."""
     uplink = _uplink_listener(options.uplink) if options.uplink is not None else None
-    catalog = Catalog.open(options.db_url, autocheckpoint=False)  # _checkpoint does it
-    catalog.upgrade()
+    catalog = Catalog.open(options.db_url, autocheckpoint=False, require_current=True)  # _checkpoint does it
     # What start-up made (modules, schema metadata, the engine) lives as long as the process.
     # Frozen out of the collector's sight, the full collections that a large reply's objects
     # set off walk only what requests made: 3 us a resource less when enumerating 100,000.

@@ -11,14 +11,20 @@ and dropping a parent table must not cascade.
 """
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from gateway.catalog.db import immediate, sqlite_pragma
+from gateway.catalog.db import SQLITE_DRIVERS, immediate, sqlite_pragma
 from gateway.catalog.errors import CatalogError
 
 SCRIPT_LOCATION = "gateway.catalog:migrations"
@@ -43,12 +49,103 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+class RevisionMismatch(CatalogError):
+    """The catalog's schema is not the one this code was written for; the check wrote nothing.
+
+    Only an explicit upgrade (``vmsgw db upgrade``) migrates: the subclass says
+    which way the catalog is off, ``url`` (password hidden), ``found`` and
+    ``wanted`` say where it is and where this code needs it.
+    """
+
+    def __init__(self, url: str, found: str | None, wanted: str, message: str) -> None:
+        super().__init__(message)
+        self.url, self.found, self.wanted = url, found, wanted
+
+
+class NoCatalog(RevisionMismatch):
+    """Nothing was ever migrated there: a missing or empty SQLite file, a database without the schema."""
+
+    def __init__(self, url: str, wanted: str) -> None:
+        super().__init__(url, None, wanted, f"no catalog at {url}")
+
+
+class CatalogBehind(RevisionMismatch):
+    """The catalog is at an older revision of this code's chain: an upgrade brings it to ``wanted``."""
+
+    def __init__(self, url: str, found: str, wanted: str) -> None:
+        super().__init__(url, found, wanted, f"the catalog at {url} is at revision {found}, this code needs {wanted}")
+
+
+class CatalogAhead(RevisionMismatch):
+    """The catalog is at a revision this code does not know: a newer release migrated it (never downgraded)."""
+
+    def __init__(self, url: str, found: str, wanted: str) -> None:
+        super().__init__(url, found, wanted,
+                         f"the catalog at {url} is at revision {found}, newer than this code's {wanted}")
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    """The shipped revision files, read once per process (the revision check runs on every command)."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head() -> str:
     """The newest revision shipped with this code."""
-    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    heads = _scripts().get_heads()
     if len(heads) != 1:
         raise CatalogError(f"the migrations have {len(heads)} heads {heads}; expected one chain")
     return heads[0]
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def missing_file(url: str) -> bool:
+    """True for an SQLite URL whose file does not exist or is empty: there is no catalog to open.
+
+    Checked before connecting, because connecting creates the file.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # open_engine reports it
+        return False
+    if parsed.drivername not in SQLITE_DRIVERS or parsed.database in (None, "", ":memory:"):
+        return False
+    path = Path(parsed.database).expanduser()
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
+
+
+def check_revision(engine: Engine) -> None:
+    """Return if the database is at this code's head revision, else raise the RevisionMismatch that says why.
+
+    One read of ``alembic_version``: cheap enough for every command and for
+    ``serve`` start-up.  Unlike :func:`check` it does not compare the tables
+    with the models.
+    """
+    url = engine.url.render_as_string(hide_password=True)
+    wanted = head()
+    found = current(engine)
+    if found == wanted:
+        return
+    if found is None:
+        raise NoCatalog(url, wanted)
+    if not known(found):
+        raise CatalogAhead(url, found, wanted)
+    raise CatalogBehind(url, found, wanted)
+
+
+def known(revision: str) -> bool:
+    """Whether ``revision`` is one of the shipped revision files."""
+    try:
+        return _scripts().get_revision(revision) is not None
+    except (CommandError, RevisionError):  # an id no shipped revision file has
+        return False
 
 
 def current(engine: Engine) -> str | None:

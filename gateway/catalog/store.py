@@ -41,9 +41,24 @@ class Catalog:
             if engine.dialect.name == "postgresql" else engine
 
     @classmethod
-    def open(cls, url: str, *, autocheckpoint: bool = True) -> Catalog:
-        """Connect to ``url`` (see db.open_engine); CatalogError with a one-line reason if that fails."""
-        return cls(open_engine(url, autocheckpoint=autocheckpoint))
+    def open(cls, url: str, *, autocheckpoint: bool = True, require_current: bool = False) -> Catalog:
+        """Connect to ``url`` (see db.open_engine); CatalogError with a one-line reason if that fails.
+
+        ``require_current``: the catalog must exist at this code's schema revision,
+        else a :class:`~gateway.catalog.migrate.RevisionMismatch` is raised and
+        nothing is written (a missing SQLite file is not created).  Without it the
+        database may be empty, for :meth:`upgrade` to create the schema.
+        """
+        if require_current and migrate.missing_file(url):
+            raise migrate.NoCatalog(migrate.shown_url(url), migrate.head())
+        catalog = cls(open_engine(url, autocheckpoint=autocheckpoint))
+        if require_current:
+            try:
+                migrate.check_revision(catalog.engine)
+            except BaseException:
+                catalog.close()
+                raise
+        return catalog
 
     @property
     def dialect(self) -> str:
@@ -55,7 +70,10 @@ class Catalog:
         return CompiledFilter(where_clause(query, self.engine.dialect.name))
 
     def upgrade(self) -> None:
-        """Migrate the schema to the newest revision (a no-op when it is there)."""
+        """Create or migrate the schema to the newest revision (a no-op when it is there).
+
+        The only call that migrates: opening with ``require_current`` only checks.
+        """
         migrate.upgrade(self.engine)
 
     def close(self) -> None:

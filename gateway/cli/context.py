@@ -18,13 +18,20 @@ def db_url(args: argparse.Namespace) -> str:
 
 
 @contextmanager
-def open_catalog(url: str) -> Iterator[Catalog]:
-    """The catalog at ``url``, migrated to the current schema (a no-op when it already is), closed after."""
+def open_catalog(url: str, *, create: bool = False) -> Iterator[Catalog]:
+    """The catalog at ``url``, closed after.
+
+    It must be at this version's schema revision: otherwise the catalog's
+    RevisionMismatch ends the command (see :mod:`gateway.cli.db_cmd`) before
+    anything is written.  Only ``vmsgw db upgrade`` migrates, and the demo,
+    which makes its own catalog (``create``: create or migrate it first).
+    """
     from gateway.catalog.store import Catalog  # the storage stack loads only for commands that use it
 
-    catalog = Catalog.open(url)
+    catalog = Catalog.open(url, require_current=not create)
     try:
-        catalog.upgrade()
+        if create:
+            catalog.upgrade()
         yield catalog
     finally:
         catalog.close()

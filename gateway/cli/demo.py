@@ -1,8 +1,10 @@
 """``vmsgw demo``: a generated city served at once, with a user and a query ready to paste.
 
 The demo never touches the user's catalog: by default it uses its own SQLite
-file (``demo.db`` beside the default catalog), deleted and recreated on every
-run, and it refuses ``--db`` naming the default catalog.  It seeds the city of
+file (``demo.db`` beside the default catalog), deleted and recreated (migrated
+to this version's schema: the one command besides ``vmsgw db upgrade`` that
+migrates, since it makes its catalog) on every run, and it refuses ``--db``
+naming the default catalog.  It seeds the city of
 :mod:`gateway.cli.demo_city` with visible progress, creates the user ``demo``
 with a fresh random password, prints both and a ``vmsgw query`` command, then
 serves until Ctrl-C.
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     print(f"vmsgw demo: seeding a fresh catalog with {args.size:,} generated resources ...", flush=True)
     progress = Progress("seeding the demo city", unit="resources")
-    with open_catalog(url) as catalog:
+    with open_catalog(url, create=True) as catalog:  # the demo's own catalog: creating it is part of the demo
         try:
             city = generate_city(args.size, DEFAULT_SEED)
             result = catalog.import_resources(city, replace=True, batch=SEED_BATCH, progress=progress)

@@ -4,7 +4,9 @@ Each command lives in its own module, which adds its parser and names its
 handler (``handler(args) -> exit code``).  Every command accepts ``--db URL``
 and ``-v`` (before or after the command name).  Exit codes: 0 success, 1 the
 work failed (e.g. a server is unreachable), 2 the command line or an input
-file is wrong; every error is one line on standard error, never a traceback.
+file is wrong, 3 the catalog is not at this version's schema revision (only
+``vmsgw db upgrade`` migrates); every error is one line on standard error,
+never a traceback.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from gateway.catalog.errors import CatalogError
-from gateway.cli import catalog_cmd, demo, id_cmd, query_cmd, segment_cmd, serve_cmd, uplink_cmd, user_cmd
-from gateway.cli.output import EXIT_FAILURE, EXIT_INTERRUPTED, CliError, error
+from gateway.cli import catalog_cmd, db_cmd, demo, id_cmd, query_cmd, segment_cmd, serve_cmd, uplink_cmd, user_cmd
+from gateway.cli.output import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_SCHEMA, CliError, error
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
     common = _common(top_level=False)
-    for module in (serve_cmd, catalog_cmd, user_cmd, segment_cmd, uplink_cmd, id_cmd, query_cmd, demo):
+    for module in (serve_cmd, db_cmd, catalog_cmd, user_cmd, segment_cmd, uplink_cmd, id_cmd, query_cmd, demo):
         module.add_parser(commands, common)
     return parser
 
@@ -79,6 +81,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         error(args.command, str(err))
         return err.exit_code
     except CatalogError as err:  # the catalog's messages are one line, written for the user
+        from gateway.catalog.migrate import RevisionMismatch  # loaded already if that is what it is
+
+        if isinstance(err, RevisionMismatch):  # only `vmsgw db upgrade` migrates: say what to run
+            error(args.command, db_cmd.refusal(err, db_given=args.db is not None))
+            return EXIT_SCHEMA
         error(args.command, str(err))
         return EXIT_FAILURE
     except KeyboardInterrupt:

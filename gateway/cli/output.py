@@ -15,6 +15,8 @@ from typing import Any, TextIO
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+#: The catalog is not at this version's schema revision (missing, older or newer): see gateway.cli.db_cmd.
+EXIT_SCHEMA = 3
 #: What a shell reports for a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
 

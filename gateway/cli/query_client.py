@@ -162,7 +162,7 @@ class ResourceQueryClient:
             events.CreatePullPointSubscription(
                 Filter={"_value_1": filter_elements(query)}, InitialTerminationTime=f"PT{termination_s}S"
             )
-        found = self._last_reply().findtext(f".//{{{TEV}}}SubscriptionReference/{{{WSA}}}Address")
+        found: str | None = self._last_reply().findtext(f".//{{{TEV}}}SubscriptionReference/{{{WSA}}}Address")
         if not found or not found.strip():
             raise QueryError(f"{address} answered CreatePullPointSubscription without a subscription address")
         return found.strip()

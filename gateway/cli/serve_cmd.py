@@ -1,4 +1,4 @@
-"""``vmsgw serve`` and ``vmsgw db upgrade|check|current``: running the gateway and keeping its schema current."""
+"""``vmsgw serve``: running the gateway on a catalog at this version's schema (``vmsgw db upgrade`` makes it so)."""
 from __future__ import annotations
 
 import argparse
@@ -13,9 +13,7 @@ from gateway.cli.args import Listen, listen_address, positive_int, positive_seco
 from gateway.cli.context import db_url
 from gateway.cli.output import EXIT_OK, Failure, UsageError
 
-if TYPE_CHECKING:  # the server and migration stacks load only for the commands that use them
-    from sqlalchemy import Engine
-
+if TYPE_CHECKING:  # the server stack loads only for the commands that use it
     from gateway.runtime import ServeOptions, UplinkListen
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -45,7 +43,8 @@ _BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "serve", parents=[common], help="serve the catalog to ONVIF clients",
-        description="Migrate the catalog, listen, and serve the device and event services until Ctrl-C or SIGTERM.",
+        description="Check the catalog is at this version's schema (else refuse: run `vmsgw db upgrade`), listen, and "
+        "serve the device and event services until Ctrl-C or SIGTERM.",
     )  # fmt: skip
     p.add_argument(
         "--listen", type=listen_address, default=listen_address(DEFAULT_LISTEN), metavar="HOST:PORT",
@@ -78,16 +77,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     )  # fmt: skip
     p.set_defaults(handler=run_serve, command="serve")
 
-    db = commands.add_parser("db", help="catalog schema migrations")
-    verbs = db.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for name, handler, text in (
-        ("upgrade", run_upgrade, "create the catalog or migrate it to this version's schema"),
-        ("check", run_check, "exit 1 unless the catalog's schema is exactly this version's"),
-        ("current", run_current, "print the catalog's schema revision"),
-    ):
-        verb = verbs.add_parser(name, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
-        verb.set_defaults(handler=handler, command=f"db {name}")
-
 
 def serve_options(
     url: str, listen: Listen, *, tls_cert: Path | None = None, tls_key: Path | None = None,
@@ -103,11 +92,14 @@ def serve_options(
         if path is not None and not path.is_file():
             raise UsageError(f"{path}: no such file")
     limits = EventLimits() if max_pull_points is None else EventLimits(max_pull_points=max_pull_points)
-    return ServeOptions(
+    options = ServeOptions(
         db_url=url, host=listen.host, port=listen.port,
         certfile=str(tls_cert) if tls_cert else None, keyfile=str(tls_key) if tls_key else None,
-        limits=limits, uplink=uplink, **({} if keep_alive is None else {"keep_alive": keep_alive}),
+        limits=limits, uplink=uplink,
     )  # fmt: skip
+    if keep_alive is not None:  # else the runtime's default
+        options.keep_alive = keep_alive
+    return options
 
 
 def uplink_listen(args: argparse.Namespace) -> UplinkListen | None:
@@ -163,47 +155,3 @@ def run_serve(args: argparse.Namespace) -> int:
     serve(options)
     return EXIT_OK
 
-
-@contextmanager
-def _engine(args: argparse.Namespace) -> Iterator[Engine]:
-    from gateway.catalog.db import open_engine
-
-    engine = open_engine(db_url(args))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def run_upgrade(args: argparse.Namespace) -> int:
-    from gateway.catalog import migrate
-
-    with _engine(args) as engine:
-        before = migrate.current(engine)
-        migrate.upgrade(engine)
-        after = migrate.current(engine)
-    print(f"catalog at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
-    return EXIT_OK
-
-
-def run_check(args: argparse.Namespace) -> int:
-    from gateway.catalog import migrate
-
-    with _engine(args) as engine:
-        migrate.check(engine)
-        revision = migrate.current(engine)
-    print(f"catalog schema is current (revision {revision})")
-    return EXIT_OK
-
-
-def run_current(args: argparse.Namespace) -> int:
-    from gateway.catalog import migrate
-
-    with _engine(args) as engine:
-        revision = migrate.current(engine)
-    head = migrate.head()
-    if revision == head:
-        print(revision)
-    else:
-        print(f"{revision or 'none (never migrated)'}; this version's schema is {head}: run `vmsgw db upgrade`")
-    return EXIT_OK

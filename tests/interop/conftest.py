@@ -150,9 +150,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def new_db_url(backend: str, tmp: Path) -> str:
+    """A new catalog, created as a user does: ``vmsgw db upgrade`` (no other command migrates)."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp / 'catalog.db'}"
-    return new_postgres_database(os.environ["VMSGW_TEST_POSTGRES_URL"])
+        url = f"sqlite:///{tmp / 'catalog.db'}"
+    else:
+        url = new_postgres_database(os.environ["VMSGW_TEST_POSTGRES_URL"])
+    run_cli("db", "upgrade", db=url)
+    return url
 
 
 def new_postgres_database(server_url: str) -> str:

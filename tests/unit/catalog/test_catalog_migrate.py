@@ -205,3 +205,35 @@ def test_revision_files_follow_the_naming_convention_and_carry_the_compatibility
         assert re.fullmatch(r"\d{4}_\d{2}_\d{2}_[0-9a-f]{12}_[a-z0-9_]+\.py", f.name), f.name
     template = (VERSIONS.parent / "script.py.mako").read_text()
     assert "compatible with that code" in template
+
+
+def test_check_revision_says_which_way_a_catalog_is_off(catalog_url: str) -> None:
+    engine = open_engine(catalog_url)
+    try:
+        with pytest.raises(migrate.NoCatalog) as missing:
+            migrate.check_revision(engine)
+        assert (missing.value.found, missing.value.wanted) == (None, migrate.head())
+        older = migrate._scripts().get_revision(migrate.head()).down_revision
+        assert isinstance(older, str)
+        migrate.upgrade(engine, older)
+        with pytest.raises(migrate.CatalogBehind) as behind:
+            migrate.check_revision(engine)
+        assert (behind.value.found, behind.value.wanted) == (older, migrate.head())
+        migrate.upgrade(engine)
+        migrate.check_revision(engine)  # at head: nothing to say
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'ffffffffffff'"))
+        with pytest.raises(migrate.CatalogAhead, match="newer than this code's"):
+            migrate.check_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def test_open_with_require_current_creates_no_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sub' / 'catalog.db'}"
+    with pytest.raises(migrate.NoCatalog, match="no catalog at sqlite:///"):
+        Catalog.open(url, require_current=True)
+    assert not (tmp_path / "sub").exists()
+    Catalog.open(url).close()  # without it the database may be empty: for upgrade() to create the schema
+    with pytest.raises(migrate.NoCatalog):
+        Catalog.open(url, require_current=True)

@@ -78,7 +78,7 @@ def test_replace_deletes_and_merge_keeps(vmsgw, capsys, db_url: str, good_csv: P
 
 
 def test_export_import_round_trip_changes_nothing(  # type: ignore[no-untyped-def]
-    vmsgw, capsys, db_url: str, good_csv: Path, tmp_path: Path
+    vmsgw, capsys, db_url: str, good_csv: Path, tmp_path: Path, new_catalog
 ) -> None:
     vmsgw("catalog", "import", str(good_csv), "--db", db_url)
     exported = tmp_path / "export.csv"
@@ -87,7 +87,7 @@ def test_export_import_round_trip_changes_nothing(  # type: ignore[no-untyped-de
     assert capsys.readouterr().out == f"{exported}: 3 resources written\n"
     assert vmsgw("catalog", "import", str(exported), "--db", db_url) == 0
     assert capsys.readouterr().out == f"{exported}: 0 created, 0 changed, 0 deleted, 3 unchanged, 0 skipped\n"
-    other = f"sqlite:///{tmp_path / 'other.db'}"  # and into an empty catalog, the same three rows
+    other = new_catalog(tmp_path / "other.db")  # and into an empty catalog, the same three rows
     assert vmsgw("catalog", "import", str(exported), "--db", other) == 0
     assert vmsgw("catalog", "export", str(tmp_path / "again.csv"), "--db", other) == 0
     assert (tmp_path / "again.csv").read_text() == exported.read_text()

@@ -1,4 +1,5 @@
-"""``vmsgw serve --keep-alive`` and ``--uplink-idle-timeout``: bad values are one usage line, good ones reach the runtime."""
+"""``vmsgw serve --keep-alive`` and ``--uplink-idle-timeout``: bad values are one usage line, good ones reach the
+runtime."""
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,7 @@ def test_given_values_reach_the_runtime_options_and_absent_ones_keep_its_default
 
 
 def test_the_help_states_the_runtime_defaults() -> None:
-    assert (SHOWN_KEEP_ALIVE, SHOWN_UPLINK_IDLE) == (KEEP_ALIVE, LinkLimits().dead_after)
+    assert (KEEP_ALIVE, LinkLimits().dead_after) == (SHOWN_KEEP_ALIVE, SHOWN_UPLINK_IDLE)
 
 
 @pytest.mark.parametrize(("seconds", "ping"), [(25.0, 10.0), (5.0, 2.0), (1.0, 0.4), (600.0, 10.0)])

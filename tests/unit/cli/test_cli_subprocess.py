@@ -43,6 +43,7 @@ def test_id_explain_process() -> None:
 
 def test_user_add_from_stdin_process(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert vmsgw("db", "upgrade", "--db", db).returncode == 0
     assert vmsgw("user", "add", "carol", "--level", "operator", "--db", db, stdin="hunter2-x\n").returncode == 0
     listed = vmsgw("user", "list", "--db", db)
     assert listed.returncode == 0 and "carol" in listed.stdout and "hunter2" not in listed.stdout + listed.stderr
