@@ -51,10 +51,15 @@ def refusal(err: RevisionMismatch, *, db_given: bool) -> str:
 
 
 @contextmanager
-def _engine(args: argparse.Namespace) -> Iterator[Engine]:
+def _engine(args: argparse.Namespace, *, create: bool = False) -> Iterator[Engine]:
+    """The engine of the catalog; only ``upgrade`` (``create``) may connect to a missing SQLite file, creating it."""
+    from gateway.catalog import migrate
     from gateway.catalog.db import open_engine
 
-    engine = open_engine(db_url(args))
+    url = db_url(args)
+    if not create and migrate.missing_file(url):
+        raise migrate.NoCatalog(migrate.shown_url(url), migrate.head())
+    engine = open_engine(url)
     try:
         yield engine
     finally:
@@ -64,7 +69,7 @@ def _engine(args: argparse.Namespace) -> Iterator[Engine]:
 def run_upgrade(args: argparse.Namespace) -> int:
     from gateway.catalog import migrate
 
-    with _engine(args) as engine:
+    with _engine(args, create=True) as engine:
         before = migrate.current(engine)
         if before is not None and not migrate.known(before):
             raise migrate.CatalogAhead(engine.url.render_as_string(hide_password=True), before, migrate.head())

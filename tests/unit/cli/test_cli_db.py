@@ -145,3 +145,16 @@ def test_open_with_require_current_accepts_a_catalog_at_head(db_url: str) -> Non
         assert catalog.list_users() == []
     finally:
         catalog.close()
+
+
+@pytest.mark.parametrize("verb", ["check", "current"])
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_db_check_and_current_do_not_create_a_missing_catalog(  # type: ignore[no-untyped-def]
+    vmsgw, capsys, tmp_path: Path, verb: str, state: str
+) -> None:
+    path, url = _prepare(tmp_path, state)
+    before = _snapshot(path.parent)
+    assert vmsgw("db", verb, "--db", url) == EXIT_SCHEMA
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"vmsgw db {verb}: {_expected(state, url)}\n"
+    assert _snapshot(path.parent) == before
