@@ -230,7 +230,7 @@ class BulkLoad:
         """Write the staged set as described in the module docstring; one transaction."""
         self.duplicates()
         self.claimed()
-        at = dt.datetime.now(dt.timezone.utc)
+        at = dt.datetime.now(dt.UTC)
         conn = immediate(self._conn)
         with conn.begin():
             if conn.dialect.name == "postgresql":

@@ -158,7 +158,8 @@ def sqlite_pragma(conn: Connection, pragma: str) -> tuple[Any, ...] | None:
         raise CatalogError(f"PRAGMA {pragma} needs a connection outside a transaction")
     cursor = conn.connection.cursor()  # the driver's own: SQLAlchemy would BEGIN first
     try:
-        return cursor.execute(f"PRAGMA {pragma}").fetchone()
+        row: tuple[Any, ...] | None = cursor.execute(f"PRAGMA {pragma}").fetchone()
+        return row
     finally:
         cursor.close()
 
@@ -172,8 +173,7 @@ def write_transaction(engine: Engine, lock: int) -> Iterator[Connection]:
     fails halfway on a lock upgrade.  PostgreSQL takes
     ``pg_advisory_xact_lock(lock)``, released at commit or rollback.
     """
-    with engine.connect() as conn:
-        with immediate(conn).begin():
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
-            yield conn
+    with engine.connect() as conn, immediate(conn).begin():
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+        yield conn

@@ -164,7 +164,7 @@ def apply(engine: Engine, upserts: Iterable[Resource], deletes: Iterable[str]) -
         records.check(r)
     created = changed = deleted = unchanged = 0
     with write_transaction(engine, FEED_LOCK) as conn:
-        writer = FeedWriter(conn, dt.datetime.now(dt.timezone.utc))
+        writer = FeedWriter(conn, dt.datetime.now(dt.UTC))
         for run in records.distinct_runs(wanted, lambda r: r.token, APPLY_CHUNK):
             current = records.by_tokens(conn, [r.token for r in run])
             writes = []

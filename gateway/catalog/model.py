@@ -35,7 +35,7 @@ class PullPointState:
     snap_seq: int
     tail_seq: int
     termination: dt.datetime
-    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
 @dataclass(kw_only=True)

@@ -40,7 +40,7 @@ def create(engine: Engine, state: PullPointState, *, max_count: int) -> None:
     """
     row = {"id": state.id, "principal": state.principal, "query": state.query_json,
            "created": records.aware(state.created), **_cursor(state)}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     try:
         with write_transaction(engine, CREATE_LOCK) as conn:
             live = conn.execute(select(func.count()).where(pull_point.c.termination > now)).scalar_one()

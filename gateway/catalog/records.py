@@ -117,14 +117,14 @@ def decode(text: str) -> Resource:
 
 def utc(moment: dt.datetime) -> dt.datetime:
     """``moment`` in UTC; naive values (SQLite gives those back) are UTC already."""
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def aware(moment: dt.datetime) -> dt.datetime:
     """``moment`` in UTC for storing; a naive datetime is a caller's bug, not UTC by guess."""
     if moment.tzinfo is None:
         raise CatalogError(f"timestamp {moment.isoformat()} has no time zone")
-    return moment.astimezone(dt.timezone.utc)
+    return moment.astimezone(dt.UTC)
 
 
 def fetch(conn: Connection, stmt: Select[Any]) -> list[tuple[int, Resource]]:

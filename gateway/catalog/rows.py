@@ -51,11 +51,11 @@ def _update(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str) 
 def insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
     """INSERT ``rows``, each a tuple of values for ``columns``."""
     if rows:
-        conn.exec_driver_sql(_insert(conn.dialect, table, columns), rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(_insert(conn.dialect, table, columns), rows)
 
 
 def update(conn: Connection, table: Table, columns: tuple[str, ...], key: str,
            rows: Sequence[tuple[Any, ...]]) -> None:
     """UPDATE ``columns`` of the row whose ``key`` is the last value of each of ``rows``."""
     if rows:
-        conn.exec_driver_sql(_update(conn.dialect, table, columns, key), rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(_update(conn.dialect, table, columns, key), rows)

@@ -9,8 +9,8 @@ are created by the first revision and only described here.
 from __future__ import annotations
 
 from sqlalchemy import (
-    BindParameter,
     BigInteger,
+    BindParameter,
     Boolean,
     CheckConstraint,
     Column,

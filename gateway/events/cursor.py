@@ -60,7 +60,8 @@ def classify(query: ResourceQuery, change: Change) -> list[Event]:
         assert change.old is not None and change.new is not None
         if change.old.kind != change.new.kind:
             # The property identity is topic + token: a new kind is a new property.
-            return [(_identity(change.old), Operation.DELETED), (project(query.select, change.new), Operation.INITIALIZED)]
+            return [(_identity(change.old), Operation.DELETED),
+                    (project(query.select, change.new), Operation.INITIALIZED)]
         before, after = project(query.select, change.old), project(query.select, change.new)
         return [] if before == after else [(after, Operation.CHANGED)]
     if now:
@@ -81,7 +82,8 @@ def _wanted(query: ResourceQuery, operation: Operation) -> bool:
     return not query.changed_only or operation is Operation.CHANGED
 
 
-def collect(catalog: Catalog, state: PullPointState, sub: Subscription, limit: int) -> tuple[list[Event], PullPointState]:
+def collect(catalog: Catalog, state: PullPointState, sub: Subscription,
+            limit: int) -> tuple[list[Event], PullPointState]:
     """Up to ``limit`` pending messages and the cursor just past them."""
     state = dataclasses.replace(state)
     out: list[Event] = []

@@ -49,11 +49,11 @@ def _pull_arguments(req: Request, ctx: EventContext) -> tuple[float, int]:
     try:
         timeout = parse_duration((timeout_el.text or "").strip())
     except TimeFormatError as exc:
-        raise faults.invalid_arg_val(None, f"Timeout is not an xs:duration: {exc}")
+        raise faults.invalid_arg_val(None, f"Timeout is not an xs:duration: {exc}") from None
     try:
         limit = int((limit_el.text or "").strip())
     except ValueError:
-        raise faults.invalid_arg_val(None, f"MessageLimit {limit_el.text!r} is not an xs:int")
+        raise faults.invalid_arg_val(None, f"MessageLimit {limit_el.text!r} is not an xs:int") from None
     if timeout < 0 or limit < 0 or limit > 2**31 - 1:
         raise faults.invalid_arg_val(None, "Timeout and MessageLimit must not be negative")
     if timeout > ctx.limits.max_timeout:

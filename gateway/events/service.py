@@ -12,13 +12,14 @@ from gateway.catalog.model import PullPointState
 from gateway.events.context import EventContext
 from gateway.onvif import faults
 from gateway.onvif.access import PRE_AUTH, READ_MEDIA
-from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, DIALECT_ITEM_FILTER, TEV, WSA, WSNT
+from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, DIALECT_ITEM_FILTER, TEV, WSNT
 from gateway.onvif.services import EVENTS, PULL_POINT_PREFIX
 from gateway.onvif.time import TimeFormatError, format_utc, parse_absolute_or_relative
 from gateway.onvif.topics import topic_set
 from gateway.onvif.xml import child, element, only_children, sub, utcnow
 from gateway.query.filters import parse_filter
 from gateway.soap.dispatch import Request
+from gateway.soap.ns import WSA
 from gateway.vocabulary.resource import RESOURCE_KINDS
 
 TOPIC_NAMESPACE_LOCATION = "http://www.onvif.org/onvif/ver10/topics/topicns.xml"
@@ -67,7 +68,8 @@ def termination_time(
     try:
         when = parse_absolute_or_relative(text.strip(), now)
     except TimeFormatError as exc:
-        raise refuse(f"termination time {text.strip()!r} is not an xs:dateTime or xs:duration: {exc}", minimum, latest)
+        raise refuse(f"termination time {text.strip()!r} is not an xs:dateTime or xs:duration: {exc}", minimum,
+                     latest) from None
     if when < minimum:
         raise refuse(f"termination time {format_utc(when)} is not in the future", minimum, latest)
     if when > latest:
@@ -103,7 +105,8 @@ async def create_pull_point_subscription(req: Request) -> etree._Element:
     try:
         await ctx.db(functools.partial(ctx.catalog.create_pull_point, state, max_count=ctx.limits.max_pull_points))
     except PullPointLimitReached:
-        raise faults.subscribe_creation_failed(f"the gateway holds its maximum of {ctx.limits.max_pull_points} pull points")
+        raise faults.subscribe_creation_failed(
+            f"the gateway holds its maximum of {ctx.limits.max_pull_points} pull points") from None
     resp = element(f"{{{TEV}}}CreatePullPointSubscriptionResponse")
     ref = sub(resp, f"{{{TEV}}}SubscriptionReference")
     sub(ref, f"{{{WSA}}}Address", req.base_url + PULL_POINT_PREFIX + state.id)

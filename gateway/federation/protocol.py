@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
-from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, WSA, WSNT
+from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, WSNT
 from gateway.onvif.resource_event.read import NOTIFICATION, read_event
 from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT
 from gateway.onvif.time import format_duration
@@ -25,7 +25,7 @@ from gateway.query.filters import ALL_RESOURCES
 from gateway.soap.build import build_request
 from gateway.soap.envelope import parse_envelope
 from gateway.soap.fault import FaultVocabulary, SoapFault
-from gateway.soap.ns import SOAP_ENV
+from gateway.soap.ns import SOAP_ENV, WSA
 from gateway.soap.security import username_token
 from gateway.vocabulary.resource import SegmentUpdate
 

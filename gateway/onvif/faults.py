@@ -28,10 +28,10 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from gateway.onvif.ns import NSMAP, TER, TEV, WSA, WSNT, WSRF_BF, WSRF_R
+from gateway.onvif.ns import NSMAP, TER, TEV, WSNT, WSRF_BF, WSRF_R
 from gateway.onvif.time import format_duration, format_utc
 from gateway.soap.fault import RECEIVER, SENDER, FaultVocabulary, SoapFault
-from gateway.soap.ns import XML, qn
+from gateway.soap.ns import WSA, XML, qn
 
 # Generic subcodes (digest §2.14), as local names in the ter namespace.
 WELL_FORMED = "WellFormed"

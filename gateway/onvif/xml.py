@@ -45,4 +45,4 @@ def only_children(parent: etree._Element, allowed: tuple[str, ...]) -> None:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

@@ -62,7 +62,7 @@ class ResourceQuery:
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ResourceQuery":
+    def from_json(cls, text: str) -> ResourceQuery:
         data = json.loads(text)
         return cls(
             kinds=frozenset(data["kinds"]) if data["kinds"] is not None else None,

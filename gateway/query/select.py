@@ -38,10 +38,8 @@ def project(select: tuple[SelectPath, ...] | None, resource: Resource) -> Resour
     items = {path.item for path in select if not path.sub}
     categories = {path.sub[0].casefold() for path in select if path.item == SCOPE and path.sub}
     located = LOCATION in items
-    if SCOPE in items:
-        scopes = resource.scopes
-    else:
-        scopes = tuple(s for s in resource.scopes if _scope_selected(s, categories))
+    scopes = (resource.scopes if SCOPE in items
+              else tuple(s for s in resource.scopes if _scope_selected(s, categories)))
     return dataclasses.replace(
         resource,
         name=resource.name if NAME in items else None,

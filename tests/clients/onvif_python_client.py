@@ -39,7 +39,7 @@ def main(host: str, port: str, user: str, lat: str, lon: str, radius: str) -> No
         notes = reply.NotificationMessage or []
         if not notes:
             break
-        for note, topic in zip(notes, topics.get_extracted_texts("topic", len(notes))):
+        for note, topic in zip(notes, topics.get_extracted_texts("topic", len(notes)), strict=True):
             message = message_type.parse(note.Message._value_1[0], schema)
             events.append(typed_event(topic, message))
     pull_point.Unsubscribe()

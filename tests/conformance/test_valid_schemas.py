@@ -5,8 +5,15 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from tests.conformance.schemas import (SchemaViolation, assert_valid, assert_valid_as, assert_valid_envelope,
-                                       assert_valid_filter, inline_schemas, onvif_wsdl_dir)
+from tests.conformance.schemas import (
+    SchemaViolation,
+    assert_valid,
+    assert_valid_as,
+    assert_valid_envelope,
+    assert_valid_filter,
+    inline_schemas,
+    onvif_wsdl_dir,
+)
 
 TT = "http://www.onvif.org/ver10/schema"
 ENV = "http://www.w3.org/2003/05/soap-envelope"

@@ -34,7 +34,7 @@ class Uplink:
         return answer_of(self.capture, lambda: call(self.service))
 
 
-def test_every_operation_answers_valid(gateway: Gateway) -> None:
+def test_every_operation_answers_valid(gateway: Gateway) -> None:  # noqa: F811 (the imported fixture)
     admin = Uplink(gateway, ADMIN)
     assert Uplink(gateway, None).answer(lambda s: s.GetServiceCapabilities()).tag == \
         f"{{{TUP}}}GetServiceCapabilitiesResponse"
@@ -44,7 +44,7 @@ def test_every_operation_answers_valid(gateway: Gateway) -> None:
     listed = Uplink(gateway, VIEWER).answer(lambda s: s.GetUplinks())
     assert len(listed.findall(f"{{{TUP}}}Configuration")) == 2
     for address in (ADDRESS, TOKEN["RemoteAddress"]):
-        assert admin.answer(lambda s: s.DeleteUplink(RemoteAddress=address)).tag == f"{{{TUP}}}DeleteUplinkResponse"
+        assert admin.answer(lambda s, address=address: s.DeleteUplink(RemoteAddress=address)).tag == f"{{{TUP}}}DeleteUplinkResponse"
     assert admin.answer(lambda s: s.GetUplinks()).findall(f"{{{TUP}}}Configuration") == []
 
 
@@ -55,5 +55,6 @@ def test_every_operation_answers_valid(gateway: Gateway) -> None:
     pytest.param(ADMIN, lambda s: s.DeleteUplink(RemoteAddress="https://nowhere.example/"), id="unknown-address"),
     pytest.param(VIEWER, lambda s: s.SetUplink(Configuration=MTLS), id="not-authorized"),
 ])
-def test_refusals_are_valid_faults(gateway: Gateway, user: tuple[str, str], call: Callable[[object], object]) -> None:
+def test_refusals_are_valid_faults(gateway: Gateway,  # noqa: F811 (the imported fixture)
+                                    user: tuple[str, str], call: Callable[[object], object]) -> None:
     assert Uplink(gateway, user).answer(call).tag == f"{{{SOAP_ENV}}}Fault"

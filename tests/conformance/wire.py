@@ -9,7 +9,7 @@ from lxml import etree
 from tests.conformance.schemas import SOAP_ENV, assert_valid_envelope
 from tests.interop.onvif_client import TEV, TT, WSNT, Capture, Client
 
-__all__ = ["Capture", "FAULT", "answer", "answer_of", "fault_answer", "items", "messages", "pull", "subscribe"]
+__all__ = ["FAULT", "Capture", "answer", "answer_of", "fault_answer", "items", "messages", "pull", "subscribe"]
 
 FAULT = f"{{{SOAP_ENV}}}Fault"
 WSA = "http://www.w3.org/2005/08/addressing"

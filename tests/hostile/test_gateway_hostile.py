@@ -28,7 +28,7 @@ WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utilit
 
 def security(user: str = USER, password: str = PASSWORD, nonce: bytes | None = None, created: str | None = None) -> str:
     nonce = nonce if nonce is not None else os.urandom(16)
-    created = created or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = created or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()
     return (f'<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'
             f"<wsse:Username>{user}</wsse:Username>"
@@ -127,7 +127,7 @@ def test_oversized_body_is_refused(gateway: Gateway) -> None:
 )
 def test_bad_filters_get_ws_notification_faults(gateway: Gateway, filters: str, detail: str) -> None:
     resp = post(gateway, create(filters))
-    code, subcodes, detail_tag = fault(resp)
+    code, _, detail_tag = fault(resp)
     assert resp.status_code == 400 and code.endswith("Sender"), resp.text
     assert detail_tag.endswith(detail), detail_tag
 

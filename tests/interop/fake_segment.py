@@ -43,7 +43,7 @@ class FakeSegment:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 base = f"http://127.0.0.1:{fake.port}"
                 if b"GetServices" in body:

@@ -65,7 +65,7 @@ def hierarchy(backend: str, tmp_path: Path) -> Iterator[Hierarchy]:
     rows = [leaf_rows(n) for n in (1, 2, 3)]
     ports = [free_port() for _ in rows]
     leaves = []
-    for n, (leaf_data, port) in enumerate(zip(rows, ports), 1):
+    for n, (leaf_data, port) in enumerate(zip(rows, ports, strict=True), 1):
         (tmp_path / f"leaf{n}").mkdir()
         leaves.append(seeded("sqlite", tmp_path / f"leaf{n}", leaf_data).start(port=port))
     (tmp_path / "district").mkdir()
@@ -200,7 +200,7 @@ def test_segment_status_reports_health_and_the_prefix_collision(hierarchy: Hiera
     deadline = time.monotonic() + 30
     while True:
         status = json.loads(run_cli("segment", "status", "--json", db=h.district.db).stdout)
-        if all(s["state"] == "up" and s["resources"] == len(rows) for s, rows in zip(status, h.rows)):
+        if all(s["state"] == "up" and s["resources"] == len(rows) for s, rows in zip(status, h.rows, strict=False)):
             break
         assert time.monotonic() < deadline, status
         time.sleep(0.5)

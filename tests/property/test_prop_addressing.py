@@ -14,7 +14,7 @@ ALPHABET = "ab9Z_-.:: \t\x00\x7f\u00a0\u00e9\u4e2d"
 PART = st.text(alphabet=ALPHABET, max_size=40)
 TOKENS = st.one_of(
     st.text(alphabet=ALPHABET, max_size=70),
-    st.builds(lambda p, l: f"{p}:{l}", PART, PART),
+    st.builds(lambda prefix, local: f"{prefix}:{local}", PART, PART),
     st.builds(lambda n, m: "p" * n + ":" + "l" * m, st.integers(0, 40), st.integers(0, 45)),
 )
 

@@ -40,7 +40,7 @@ def combine(inner: st.SearchStrategy[Pair]) -> st.SearchStrategy[Pair]:
         parts = draw(st.lists(inner, min_size=2, max_size=4))
         ops = draw(st.lists(st.sampled_from(["and", "or"]), min_size=len(parts) - 1, max_size=len(parts) - 1))
         text, py = parts[0]
-        for op, (t, p) in zip(ops, parts[1:]):
+        for op, (t, p) in zip(ops, parts[1:], strict=True):
             text += f"{draw(SPACE)}{op}{draw(GAP)}{t}"
             py += f" {op} {p}"
         return text, py

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 from lxml import etree
 
@@ -85,8 +86,17 @@ def read_event(note: etree._Element) -> SegmentUpdate | None:
     return SegmentUpdate(operation=operation, kind=kind, token=token, **_data(data, token))
 
 
-def _data(data: etree._Element, token: str) -> dict[str, object]:
-    fields: dict[str, object] = {}
+class _Items(TypedDict, total=False):
+    """The SegmentUpdate fields an event's Data gave; absent keys are items it did not carry."""
+
+    name: str
+    offline: bool
+    location: tuple[float, float, float | None] | None
+    scopes: tuple[str, ...]
+
+
+def _data(data: etree._Element, token: str) -> _Items:
+    fields: _Items = {}
     scopes: list[str] = []
     for item in data:
         tag = item.tag

@@ -11,7 +11,7 @@ from gateway.catalog.errors import CatalogError, DuplicateUser, PullPointLimitRe
 from gateway.catalog.model import PullPointState, User
 from gateway.catalog.store import Catalog
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=UTC)  # in the future: live for the limit's count
 
 

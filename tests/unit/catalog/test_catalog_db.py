@@ -153,7 +153,7 @@ def test_the_catalog_serves_many_threads_at_once(catalog: Catalog) -> None:
             for i in range(10):
                 catalog.apply([Resource(token=f"T{n}:{i}", lat=float(n), lon=float(i))])
                 assert catalog.get(f"T{n}:{i}") is not None
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]

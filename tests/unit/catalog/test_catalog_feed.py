@@ -34,7 +34,7 @@ def test_rows_written_through_the_driver_read_back_exactly(catalog: Catalog) -> 
     with write_transaction(catalog.engine, FEED_LOCK) as conn:
         FeedWriter(conn, at).write([Write(None, CAM), Write(None, odd)])
     changes = catalog.changes_after(0, 10)
-    assert [c.at for c in changes] == [at.astimezone(dt.timezone.utc)] * 2
+    assert [c.at for c in changes] == [at.astimezone(dt.UTC)] * 2
     assert [c.new for c in changes] == [CAM, odd]
     assert (catalog.get("P1:cam"), catalog.get("P1:odd")) == (CAM, odd)
 
@@ -43,7 +43,7 @@ def test_creation_is_a_change_without_an_old_image(catalog: Catalog) -> None:
     assert catalog.apply([CAM]) == ApplyResult(created=1)
     (change,) = catalog.changes_after(0, 10)
     assert (change.seq, change.token, change.old, change.new) == (1, "P1:cam", None, CAM)
-    assert change.at.tzinfo == dt.timezone.utc and abs(dt.datetime.now(dt.timezone.utc) - change.at).seconds < 60
+    assert change.at.tzinfo == dt.UTC and abs(dt.datetime.now(dt.UTC) - change.at).seconds < 60
     assert catalog.get("P1:cam") == CAM
     assert stored_seq(catalog, "P1:cam") == 1 == catalog.head_seq()
 
@@ -152,7 +152,7 @@ def test_concurrent_writers_never_let_a_cursor_skip_a_change(catalog: Catalog) -
 def pull_point(pp_id: str, phase: str, snap_seq: int, tail_seq: int) -> PullPointState:
     return PullPointState(id=pp_id, principal="u", query_json="{}", phase=phase, snap_after_id=0,
                           snap_seq=snap_seq, tail_seq=tail_seq,
-                          termination=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
+                          termination=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
 
 
 def test_prune_keeps_what_pull_points_need_and_always_the_newest_row(catalog: Catalog) -> None:

@@ -177,7 +177,7 @@ def test_keys_are_added_listed_replaced_and_removed(catalog: Catalog) -> None:
 
 def test_a_key_in_use_is_neither_removed_nor_changed_in_kind(catalog: Catalog) -> None:
     catalog.set_uplink(mtls(), max_uplinks=4)
-    with pytest.raises(KeyInUse, match="used by uplink https://cloud.example/uplink"):
+    with pytest.raises(KeyInUse, match=r"used by uplink https://cloud\.example/uplink"):
         catalog.delete_key("roots")
     with pytest.raises(KeyInUse, match="cannot become a token"):
         catalog.add_key(KeyEntry(id="client", kind="token", secret="t"), replace=True)

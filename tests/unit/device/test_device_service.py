@@ -169,7 +169,7 @@ def test_network_interfaces_are_the_hosts(app: SoapApp) -> None:
         got = [(m.findtext(f"{{{TT}}}Address"), int(m.findtext(f"{{{TT}}}PrefixLength") or -1))
                for m in el.iterfind(f"{{{TT}}}IPv4/{{{TT}}}Config/{{{TT}}}Manual")]
         assert [a for a, _ in got] == [a for a, _ in ipv4]
-        for (_, prefix), (_, mask) in zip(got, ipv4):
+        for (_, prefix), (_, mask) in zip(got, ipv4, strict=True):
             assert bin(int.from_bytes(socket.inet_aton(mask), "big")).count("1") == prefix
     assert any(el.find(f"{{{TT}}}IPv4") is not None for el in answered.values()), "the test host has an IPv4 address"
 

@@ -7,7 +7,7 @@ from gateway.events.cursor import classify
 from gateway.query.model import LocationFilter, ResourceQuery, SelectPath
 from gateway.vocabulary.resource import Change, Operation, Resource
 
-AT = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 NEAR = Resource(token="p:1", name="cam", lat=32.0, lon=118.0, scopes=("onvif://www.onvif.org/name/a",), offline=False)
 FAR = Resource(token="p:1", name="cam", lat=33.0, lon=118.0, scopes=("onvif://www.onvif.org/name/a",), offline=False)
 AROUND = ResourceQuery(location=LocationFilter(lat=32.0, lon=118.0, radius=100.0))

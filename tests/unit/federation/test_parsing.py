@@ -79,7 +79,7 @@ def test_segment_errors_cross_with_their_kind_and_details(parsers: ReplyParsers)
     assert fault.value.resource_unknown and fault.value.code == "Sender" and fault.value.reason == "gone"
     with pytest.raises(SegmentUnavailable, match="HTTP 503"):
         parse(parsers, b"<html>down</html>", 503)
-    with pytest.raises(SegmentMisbehaved, match="not a SOAP 1.2 envelope"):
+    with pytest.raises(SegmentMisbehaved, match=r"not a SOAP 1\.2 envelope"):
         parse(parsers, pull_reply((CAM, Operation.INITIALIZED))[:-40])
 
 

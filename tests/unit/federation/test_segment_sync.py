@@ -17,8 +17,9 @@ from gateway.federation import segment as sync
 from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import ReplyParsers
 from gateway.onvif import faults
-from gateway.onvif.ns import NSMAP, TDS, TEV, WSA
+from gateway.onvif.ns import NSMAP, TDS, TEV
 from gateway.soap.build import build_fault, build_response
+from gateway.soap.ns import WSA
 from gateway.vocabulary.resource import Operation, Resource
 from tests.unit.federation.test_protocol import CAM, pull_reply
 
@@ -152,7 +153,7 @@ def test_a_failing_segment_is_marked_down_and_retried_with_backoff(parsers: Repl
                 await sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).run()  # type: ignore[arg-type]
 
     asyncio.run(go())
-    assert [c for c in catalog.calls if c[0] == "reachable"][0][:2] == ("reachable", False)
+    assert next(c for c in catalog.calls if c[0] == "reachable")[:2] == ("reachable", False)
     assert all(0.5 * 2**i <= d <= 2**i for i, d in enumerate(delays))  # jittered doubling
 
 

@@ -12,7 +12,7 @@ go through a dialect-guarded op.execute and the include_name filter in env.py.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
