@@ -44,11 +44,11 @@ from gateway.onvif.ns import NSMAP
 from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT, UPLINK, OfferedService
 from gateway.onvif.xml import utcnow
 from gateway.soap.asgi import SoapApp
-from gateway.uplink import service as uplink_service
-from gateway.uplink.connector import Connector
-from gateway.uplink.link import LinkLimits
-from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
-from gateway.uplink.registry import UplinkRegistry
+from gateway.uplink.connecting.connector import Connector
+from gateway.uplink.listening.link import LinkLimits
+from gateway.uplink.listening.listener import TlsFiles, UplinkListener, server_context
+from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink_config import service as uplink_service
 
 log = logging.getLogger("gateway")
 
@@ -71,7 +71,7 @@ KEEP_ALIVE = 300.0
 
 @dataclass(frozen=True, kw_only=True)
 class UplinkListen:
-    """``--uplink-listen``: where segments behind firewalls connect to us (gateway.uplink.listener)."""
+    """``--uplink-listen``: where segments behind firewalls connect to us (gateway.uplink.listening.listener)."""
 
     host: str
     port: int

@@ -33,7 +33,12 @@ from lxml import etree
 from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.federation import protocol
-from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
+from gateway.federation.errors import (
+    SegmentError,
+    SegmentFault,
+    SegmentMisbehaved,
+    SegmentUnavailable,
+)
 from gateway.federation.parsing import ReplyParsers
 
 log = logging.getLogger("gateway.federation")
@@ -66,7 +71,7 @@ async def _finishing(fn: Callable[..., T], *args: object) -> T:
         raise
 
 
-class Link:
+class SegmentClient:
     """One segment's HTTP side: POST a SOAP request, read a capped reply, map every error."""
 
     def __init__(self, segment: Segment, client: httpx.AsyncClient) -> None:
@@ -111,7 +116,7 @@ class SegmentSync:
                  parsers: ReplyParsers, pause: Pause | None = None) -> None:
         self.segment, self.catalog, self.notify, self.parsers = segment, catalog, notify, parsers
         self.pause = pause if pause is not None else _sleep
-        self.link = Link(segment, client)
+        self.client = SegmentClient(segment, client)
         self._stored = False  # whether the current session stored a reply (Rule 4)
 
     async def run(self) -> None:
@@ -149,9 +154,9 @@ class SegmentSync:
         are stored.
         """
         name = self.segment.name
-        services = await self.link.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
+        services = await self.client.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
         events_url = protocol.event_service_address(services)
-        created = await self.link.call(events_url, protocol.create_pull_point(max(60.0, 3 * self.segment.heartbeat)),
+        created = await self.client.call(events_url, protocol.create_pull_point(max(60.0, 3 * self.segment.heartbeat)),
                                        CALL_TIMEOUT)
         address = protocol.subscription_address(created)
         generation = await asyncio.to_thread(self.catalog.segment_begin_sync, name)
@@ -175,7 +180,7 @@ class SegmentSync:
         try:
             while True:
                 timeout = self.segment.heartbeat if enumerated.is_set() else ENUMERATION_TIMEOUT
-                reply = await self.link.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
+                reply = await self.client.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
                 await replies.put(self.parsers.submit(reply))
         except Exception as exc:  # handed to the storing stage, which raises it in its turn
             await replies.put(exc)

@@ -6,7 +6,7 @@ task, removed ones lose theirs, a changed configuration restarts it, and a
 task that died of an unexpected error is logged and started again.  All
 syncs share one pool of reply-parsing processes, started with the first.  A
 segment that connects to us through an uplink gets a client whose transport
-is its link (gateway.uplink.transport), so its sync cannot tell the
+is its link (gateway.uplink.listening.transport), so its sync cannot tell the
 difference.
 """
 from __future__ import annotations
@@ -22,8 +22,8 @@ from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.federation.parsing import ReplyParsers
 from gateway.federation.segment import SegmentSync
-from gateway.uplink.registry import UplinkRegistry
-from gateway.uplink.transport import UplinkTransport
+from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink.listening.transport import UplinkTransport
 
 log = logging.getLogger("gateway.federation")
 

@@ -9,8 +9,8 @@ import pytest
 from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.federation import supervisor
-from gateway.uplink.link import Link
-from gateway.uplink.registry import UplinkRegistry
+from gateway.uplink.listening.link import Link
+from gateway.uplink.listening.registry import UplinkRegistry
 
 
 class Recorder:

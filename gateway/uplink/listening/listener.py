@@ -5,7 +5,7 @@ Theory of operation
 One asyncio server; per connection, within one deadline
 (:data:`UPGRADE_TIMEOUT`, against slowloris): the TLS handshake, then the
 upgrade request (handshake.py, head capped), then authentication.  Only then
-the 101, after which :class:`~gateway.uplink.link.Link` runs HTTP/2 over the
+the 101, after which :class:`~gateway.uplink.listening.link.Link` runs HTTP/2 over the
 socket (native) or over WebSocket binary messages (ws.py), and the link is
 registered as its segment's current one until it dies.
 
@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.catalog.model import Segment
-from gateway.uplink.errors import LinkClosed
-from gateway.uplink.handshake import (
+from gateway.uplink.listening.errors import LinkClosed
+from gateway.uplink.listening.handshake import (
     NEED_DATA,
     Kind,
     Refusal,
@@ -52,16 +52,16 @@ from gateway.uplink.handshake import (
     refusal_response,
     switching_protocols,
 )
-from gateway.uplink.link import Link, LinkLimits
-from gateway.uplink.registry import UplinkRegistry
-from gateway.uplink.stream import (
+from gateway.uplink.listening.link import Link, LinkLimits
+from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink.shared.stream import (
     READ_SIZE,
     AsyncioStream,
     ByteStream,
     close_writer,
     describe_peer,
 )
-from gateway.uplink.ws import WebSocketStream
+from gateway.uplink.shared.ws import WebSocketStream
 
 log = logging.getLogger("gateway.uplink")
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.uplink.handshake import (
+from gateway.uplink.listening.handshake import (
     LOWER_CASE_VERSION,
     MAX_HEAD,
     NEED_DATA,

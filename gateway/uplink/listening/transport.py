@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import httpx
 
-from gateway.uplink.errors import LinkClosed, LinkTimeout, StreamError
-from gateway.uplink.registry import UplinkRegistry
+from gateway.uplink.listening.errors import LinkClosed, LinkTimeout, StreamError
+from gateway.uplink.listening.registry import UplinkRegistry
 
 #: Seconds a request waits for a segment without a link to (re)connect, like a TCP connect timeout.
 CONNECT_WAIT = 5.0

@@ -16,15 +16,15 @@ import hyperframe.frame
 import pytest
 from h2.errors import ErrorCodes
 
-from gateway.uplink.h2server import (
+from gateway.uplink.connecting.h2server import (
     DEFAULT_LIMITS,
     H2Server,
     LinkBroken,
     LinkSilent,
     ServerLimits,
 )
-from gateway.uplink.stream import AsyncioStream
-from tests.unit.uplink.h2kit import H2TestClient, Reply
+from gateway.uplink.shared.stream import AsyncioStream
+from tests.unit.uplink.connecting.h2kit import H2TestClient, Reply
 
 EXTENSIONS = {"vmsgw.uplink": {"level": "Operator", "remote": "https://cloud/uplink"}}
 MEGABYTE = b"0123456789abcdef" * 65536

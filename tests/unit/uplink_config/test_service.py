@@ -22,7 +22,7 @@ from gateway.onvif.services import DEVICE, UPLINK
 from gateway.runtime import ServeOptions, build_app
 from gateway.soap.asgi import SoapApp
 from gateway.soap.ns import SOAP_ENV, qn
-from gateway.uplink.service import MAX_UPLINKS, UPLINK_SERVICE
+from gateway.uplink_config.service import MAX_UPLINKS, UPLINK_SERVICE
 from tests.unit.soap.soapkit import call, fault_of, onvif_call
 from tests.uplink_keys import CERT, KEY
 

@@ -2,7 +2,7 @@
 
 After the upgrade an uplink is just an ordered, reliable byte stream: the TLS
 socket itself (native ``h2c-reverse``) or binary WebSocket messages over it
-(``wss``, :mod:`gateway.uplink.ws`).  Both HTTP/2 roles (the listener's client
+(``wss``, :mod:`gateway.uplink.shared.ws`).  Both HTTP/2 roles (the listener's client
 in link.py, the connector's server) read and write through
 :class:`ByteStream`, so neither knows which variant it runs on.
 

@@ -14,7 +14,7 @@ import h2.config
 import h2.connection
 import h2.events
 
-from gateway.uplink.stream import ByteStream
+from gateway.uplink.shared.stream import ByteStream
 
 
 @dataclass

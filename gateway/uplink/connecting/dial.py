@@ -38,17 +38,14 @@ from __future__ import annotations
 
 import base64
 import enum
-import hashlib
 import os
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 import h11
 
-#: The protocol token of the Uplink upgrade, native and as WebSocket subprotocol (digest §3.2).
-H2C_REVERSE = "h2c-reverse"
-#: RFC 6455 §1.3: the GUID hashed with the client's key into Sec-WebSocket-Accept.
-_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+from gateway.uplink.shared.upgrade import H2C_REVERSE, websocket_accept
+
 #: Port implied by both https:// and wss:// (RFC 9110 §4.2.2, RFC 6455 §3).
 _DEFAULT_PORT = 443
 
@@ -220,7 +217,7 @@ class Dial:
             if upgrade != H2C_REVERSE.encode():
                 raise BadReply(f"101 switched to {upgrade.decode('latin-1')!r}, not {H2C_REVERSE}")
             return
-        accept = base64.b64encode(hashlib.sha1(self._key + _WS_GUID).digest())
+        accept = websocket_accept(self._key)
         if upgrade != b"websocket":
             raise BadReply(f"101 switched to {upgrade.decode('latin-1')!r}, not websocket")
         if headers.get(b"sec-websocket-accept", b"").strip() != accept:

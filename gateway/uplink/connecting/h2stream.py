@@ -1,7 +1,7 @@
 """One request stream of the uplink's HTTP/2 server, served by one ASGI HTTP call.
 
 :class:`StreamCall` sits between the connection's reader
-(:mod:`gateway.uplink.h2server`), which feeds it h2 events through the
+(:mod:`gateway.uplink.connecting.h2server`), which feeds it h2 events through the
 ``on_*`` methods, and the app, which calls ``receive()`` and ``send()``.
 
 Rules:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from gateway.uplink.link import Link
-from gateway.uplink.registry import UplinkRegistry
+from gateway.uplink.listening.link import Link
+from gateway.uplink.listening.registry import UplinkRegistry
 
 
 class FakeLink:

@@ -17,7 +17,7 @@ from h2.connection import H2Connection
 from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
 
-from gateway.uplink.stream import ByteStream
+from gateway.uplink.shared.stream import ByteStream
 
 Handler = Callable[[str, str, bytes], Awaitable[tuple[int, bytes]]]
 

@@ -7,7 +7,7 @@ this gateway opened (digest §3.2, phase 3); h2 runs with ``client_side=False``
 on it.  :meth:`H2Server.serve` owns three kinds of task:
 
 * the **reader** feeds received bytes to h2 and hands its events to the
-  streams (:class:`~gateway.uplink.h2stream.StreamCall`): a request starts an
+  streams (:class:`~gateway.uplink.connecting.h2stream.StreamCall`): a request starts an
   app task, DATA is queued for the app, a reset cancels the app task, a
   window update wakes the senders;
 * one **app task** per stream runs the ASGI app with a scope built from the
@@ -52,8 +52,8 @@ import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
 
-from gateway.uplink.h2stream import ASGIApp, StreamCall, build_scope
-from gateway.uplink.stream import ByteStream
+from gateway.uplink.connecting.h2stream import ASGIApp, StreamCall, build_scope
+from gateway.uplink.shared.stream import ByteStream
 
 log = logging.getLogger("gateway.uplink")
 
@@ -77,15 +77,15 @@ class ServerLimits:
 DEFAULT_LIMITS = ServerLimits()
 
 
-class LinkError(Exception):
+class LinkEnded(Exception):
     """The uplink connection ended abnormally; ``str()`` is the reason."""
 
 
-class LinkSilent(LinkError):
+class LinkSilent(LinkEnded):
     """Nothing was received within the silence timeout."""
 
 
-class LinkBroken(LinkError):
+class LinkBroken(LinkEnded):
     """The peer violated HTTP/2; a GOAWAY naming the error was sent."""
 
 
@@ -109,7 +109,7 @@ class H2Server:
         self._draining = False  # new streams are refused (REFUSED_STREAM: the peer may retry them elsewhere)
 
     async def serve(self) -> None:
-        """Serve until the peer ends the connection (returns) or a :class:`LinkError` ends it."""
+        """Serve until the peer ends the connection (returns) or a :class:`LinkEnded` ends it."""
         loop = asyncio.get_running_loop()
         self._last_received = loop.time()
         self._outcome = loop.create_future()
@@ -137,13 +137,13 @@ class H2Server:
         try:
             await work
             self._end(None)
-        except LinkError as exc:
+        except LinkEnded as exc:
             self._end(exc)
         except Exception as exc:  # a bug here must end the link visibly, not hang it
             log.exception("uplink: HTTP/2 server failure")
             self._end(LinkBroken(f"internal error: {exc!r}"))
 
-    def _end(self, exc: LinkError | None) -> None:
+    def _end(self, exc: LinkEnded | None) -> None:
         if self._outcome.done():
             return
         if exc is None:

@@ -11,10 +11,10 @@ import pytest
 from h2.errors import ErrorCodes
 from hyperframe.frame import HeadersFrame, PushPromiseFrame
 
-from gateway.uplink.errors import LinkClosed, LinkTimeout, StreamError
-from gateway.uplink.link import Link, LinkLimits
-from gateway.uplink.stream import AsyncioStream
-from tests.unit.uplink.h2peer import H2Peer, Handler, echo
+from gateway.uplink.listening.errors import LinkClosed, LinkTimeout, StreamError
+from gateway.uplink.listening.link import Link, LinkLimits
+from gateway.uplink.shared.stream import AsyncioStream
+from tests.unit.uplink.listening.h2peer import H2Peer, Handler, echo
 
 FAST = LinkLimits(ping_interval=0.1, dead_after=1.0, start_timeout=1.0, write_timeout=0.5, request_timeout=5.0)
 REQUEST = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"https"), (b":authority", b"x")]

@@ -18,12 +18,12 @@ from zeep.wsse.username import UsernameToken
 
 from gateway.catalog.model import KeyEntry, UplinkConfig
 from gateway.catalog.store import Catalog
-from gateway.uplink.connector import MAX_DELAY, Connector, Uplink
-from gateway.uplink.h2server import ServerLimits
-from gateway.uplink.stream import AsyncioStream, ByteStream
-from gateway.uplink.ws import WebSocketStream
+from gateway.uplink.connecting.connector import MAX_DELAY, Connector, Uplink
+from gateway.uplink.connecting.h2server import ServerLimits
+from gateway.uplink.shared.stream import AsyncioStream, ByteStream
+from gateway.uplink.shared.ws import WebSocketStream
 from tests.unit.soap.soapkit import CONTENT_TYPE, VOCAB, fault_of, make_app, request
-from tests.unit.uplink.h2kit import H2TestClient
+from tests.unit.uplink.connecting.h2kit import H2TestClient
 
 Session = Callable[[H2TestClient], Awaitable[None]]
 SOAP = [(b"content-type", CONTENT_TYPE.encode())]

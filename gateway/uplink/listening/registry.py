@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.uplink.link import Link
+from gateway.uplink.listening.link import Link
 
 
 class UplinkRegistry:

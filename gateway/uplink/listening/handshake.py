@@ -46,7 +46,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import hashlib
 import http
 import re
 from dataclasses import dataclass
@@ -54,13 +53,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import h11
 
-#: The Uplink's protocol token, as HTTP Upgrade and as WebSocket subprotocol (digest §3.2).
-H2C_REVERSE = "h2c-reverse"
+from gateway.uplink.shared.upgrade import H2C_REVERSE, websocket_accept
+
 #: Largest upgrade request head: h11's default (16 KiB, between Apache's 8 KiB per line and
 #: node's 80 KiB); room for a long JWT, nothing for a flood.
 MAX_HEAD = 16 * 1024
-#: RFC 6455 §1.3: hashed with the client's key into Sec-WebSocket-Accept.
-_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: RFC 6750 §2.1 b64token.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: The realm of our WWW-Authenticate challenges (RFC 6750 §3).
@@ -253,7 +250,7 @@ def switching_protocols(request: UpgradeRequest) -> bytes:
         lines.append(f"Upgrade: {H2C_REVERSE}")
     else:
         assert request.ws_key is not None  # the parser sets it for every websocket request
-        accept = base64.b64encode(hashlib.sha1(request.ws_key.encode() + _WS_GUID).digest()).decode()
+        accept = websocket_accept(request.ws_key.encode()).decode()
         lines += ["Upgrade: websocket", f"Sec-WebSocket-Accept: {accept}", f"Sec-WebSocket-Protocol: {H2C_REVERSE}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 

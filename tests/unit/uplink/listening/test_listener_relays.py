@@ -17,10 +17,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from gateway.uplink.link import LinkLimits
-from gateway.uplink.stream import AsyncioStream
-from tests.unit.uplink.h2peer import H2Peer
-from tests.unit.uplink.test_listener import (  # noqa: F401 - pki is a fixture
+from gateway.uplink.listening.link import LinkLimits
+from gateway.uplink.shared.stream import AsyncioStream
+from tests.unit.uplink.listening.h2peer import H2Peer
+from tests.unit.uplink.listening.test_listener import (  # noqa: F401 - pki is a fixture
     Listening,
     Pki,
     client_context,

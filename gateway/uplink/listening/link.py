@@ -51,8 +51,8 @@ from h2.errors import ErrorCodes
 from h2.exceptions import NoAvailableStreamIDError, ProtocolError
 from h2.settings import SettingCodes, Settings
 
-from gateway.uplink.errors import LinkClosed, LinkTimeout, StreamError
-from gateway.uplink.stream import ByteStream
+from gateway.uplink.listening.errors import LinkClosed, LinkTimeout, StreamError
+from gateway.uplink.shared.stream import ByteStream
 
 log = logging.getLogger("gateway.uplink")
 
@@ -154,7 +154,7 @@ class Link:
 
     async def request(self, method: str, path: str, headers: Sequence[tuple[bytes, bytes]] = (), body: bytes = b"",
                       *, authority: str | None = None, timeout: float | None = None) -> Response:
-        """One exchange; raises LinkClosed, LinkTimeout or StreamError (gateway.uplink.errors)."""
+        """One exchange; raises LinkClosed, LinkTimeout or StreamError (gateway.uplink.listening.errors)."""
         timeout = self.limits.request_timeout if timeout is None else timeout
         sid = None
         try:

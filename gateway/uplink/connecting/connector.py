@@ -16,9 +16,9 @@ Each :class:`Uplink` loops through the statuses GetUplinks reports::
 
 One attempt (:meth:`Uplink.attempt`): build the TLS context from the keystore
 (the CertPathValidationPolicyID's CA bundle, else the system trust store;
-never unverified), connect, send the upgrade (:mod:`gateway.uplink.dial`),
+never unverified), connect, send the upgrade (:mod:`gateway.uplink.connecting.dial`),
 and on the 101 serve the gateway's ASGI app to the remote client with
-:class:`~gateway.uplink.h2server.H2Server` until the link ends — by the
+:class:`~gateway.uplink.connecting.h2server.H2Server` until the link ends — by the
 remote client, by 30 s of silence, or by a protocol error.  Whatever ended it
 is the Error text.  Key material is read at every attempt, so a replaced
 keystore entry is used from the next connection on.
@@ -38,18 +38,25 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway.catalog.model import KeyEntry, UplinkConfig
-from gateway.soap.asgi import UPLINK_EXTENSION
-from gateway.uplink import tls
-from gateway.uplink.dial import NEED_DATA, Dial, DialError, Switched, Target, Variant
-from gateway.uplink.h2server import (
+from gateway.uplink.connecting import tls
+from gateway.uplink.connecting.dial import (
+    NEED_DATA,
+    Dial,
+    DialError,
+    Switched,
+    Target,
+    Variant,
+)
+from gateway.uplink.connecting.h2server import (
     DEFAULT_LIMITS,
     ASGIApp,
     H2Server,
-    LinkError,
+    LinkEnded,
     ServerLimits,
 )
-from gateway.uplink.stream import AsyncioStream, ByteStream
-from gateway.uplink.ws import WebSocketStream
+from gateway.uplink.extension import UPLINK_EXTENSION
+from gateway.uplink.shared.stream import AsyncioStream, ByteStream
+from gateway.uplink.shared.ws import WebSocketStream
 
 log = logging.getLogger("gateway.uplink")
 
@@ -158,7 +165,7 @@ class Uplink:
             self._server = server
             await server.serve()
             return "the remote client closed the uplink"
-        except (DialError, LinkError) as exc:
+        except (DialError, LinkEnded) as exc:
             return str(exc)
         except TimeoutError:
             return f"no reply to the upgrade within {HANDSHAKE_TIMEOUT:g} s"

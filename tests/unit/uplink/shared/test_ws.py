@@ -7,8 +7,8 @@ import socket
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
-from gateway.uplink.stream import AsyncioStream
-from gateway.uplink.ws import WebSocketStream
+from gateway.uplink.shared.stream import AsyncioStream
+from gateway.uplink.shared.ws import WebSocketStream
 
 
 async def stream_pair() -> tuple[AsyncioStream, AsyncioStream]:

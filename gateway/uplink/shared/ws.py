@@ -2,7 +2,7 @@
 
 Theory of operation.  Once the upgrade is done (the listener's handshake.py or
 the connector's dial.py), :class:`WebSocketStream` wraps the connection's
-:class:`~gateway.uplink.stream.ByteStream` and is one itself: ``write()``
+:class:`~gateway.uplink.shared.stream.ByteStream` and is one itself: ``write()``
 sends the bytes as one binary message, ``read()`` returns the payload of the
 binary frames received, in order, as they arrive — message boundaries carry
 no meaning for HTTP/2.  wsproto's post-handshake ``Connection`` does the
@@ -27,7 +27,7 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, TextMessage
 from wsproto.frame_protocol import CloseReason
 
-from gateway.uplink.stream import ByteStream
+from gateway.uplink.shared.stream import ByteStream
 
 #: Seconds ``aclose()`` waits to send the close frame; the peer may not be reading.
 CLOSE_FRAME_TIMEOUT = 1.0

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.uplink.dial import (
+from gateway.uplink.connecting.dial import (
     NEED_DATA,
     BadRemoteAddress,
     BadReply,

@@ -20,7 +20,7 @@ import pytest
 import trustme
 
 from gateway.catalog.model import Segment
-from gateway.uplink.dial import (
+from gateway.uplink.connecting.dial import (
     NEED_DATA,
     CredentialsRefused,
     Dial,
@@ -28,13 +28,13 @@ from gateway.uplink.dial import (
     Switched,
     Target,
 )
-from gateway.uplink.link import LinkLimits
-from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
-from gateway.uplink.registry import UplinkRegistry
-from gateway.uplink.stream import AsyncioStream, ByteStream
-from gateway.uplink.transport import UplinkTransport
-from gateway.uplink.ws import WebSocketStream
-from tests.unit.uplink.h2peer import H2Peer
+from gateway.uplink.listening.link import LinkLimits
+from gateway.uplink.listening.listener import TlsFiles, UplinkListener, server_context
+from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink.listening.transport import UplinkTransport
+from gateway.uplink.shared.stream import AsyncioStream, ByteStream
+from gateway.uplink.shared.ws import WebSocketStream
+from tests.unit.uplink.listening.h2peer import H2Peer
 
 FAST = LinkLimits(ping_interval=0.2, dead_after=2.0, start_timeout=1.0, write_timeout=1.0, request_timeout=5.0)
 
