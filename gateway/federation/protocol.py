@@ -17,11 +17,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.catalog.model import SegmentUpdate
-from gateway.federation.errors import (
-    SegmentFault,
-    SegmentMisbehaved,
-    SegmentUnavailable,
-)
+from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif.ns import DIALECT_CONCRETE_SET, NSMAP, TDS, TEV, WSA, WSNT
 from gateway.onvif.resource_event.read import NOTIFICATION, read_event
 from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT

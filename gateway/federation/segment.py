@@ -33,12 +33,7 @@ from lxml import etree
 from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.federation import protocol
-from gateway.federation.errors import (
-    SegmentError,
-    SegmentFault,
-    SegmentMisbehaved,
-    SegmentUnavailable,
-)
+from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import ReplyParsers
 
 log = logging.getLogger("gateway.federation")
@@ -116,7 +111,7 @@ class SegmentSync:
                  parsers: ReplyParsers, pause: Pause | None = None) -> None:
         self.segment, self.catalog, self.notify, self.parsers = segment, catalog, notify, parsers
         self.pause = pause if pause is not None else _sleep
-        self.client = SegmentClient(segment, client)
+        self.http = SegmentClient(segment, client)
         self._stored = False  # whether the current session stored a reply (Rule 4)
 
     async def run(self) -> None:
@@ -154,9 +149,9 @@ class SegmentSync:
         are stored.
         """
         name = self.segment.name
-        services = await self.client.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
+        services = await self.http.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
         events_url = protocol.event_service_address(services)
-        created = await self.client.call(events_url, protocol.create_pull_point(max(60.0, 3 * self.segment.heartbeat)),
+        created = await self.http.call(events_url, protocol.create_pull_point(max(60.0, 3 * self.segment.heartbeat)),
                                        CALL_TIMEOUT)
         address = protocol.subscription_address(created)
         generation = await asyncio.to_thread(self.catalog.segment_begin_sync, name)
@@ -180,7 +175,7 @@ class SegmentSync:
         try:
             while True:
                 timeout = self.segment.heartbeat if enumerated.is_set() else ENUMERATION_TIMEOUT
-                reply = await self.client.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
+                reply = await self.http.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
                 await replies.put(self.parsers.submit(reply))
         except Exception as exc:  # handed to the storing stage, which raises it in its turn
             await replies.put(exc)

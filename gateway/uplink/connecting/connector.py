@@ -39,14 +39,7 @@ from typing import Protocol
 
 from gateway.catalog.model import KeyEntry, UplinkConfig
 from gateway.uplink.connecting import tls
-from gateway.uplink.connecting.dial import (
-    NEED_DATA,
-    Dial,
-    DialError,
-    Switched,
-    Target,
-    Variant,
-)
+from gateway.uplink.connecting.dial import NEED_DATA, Dial, DialError, Switched, Target, Variant
 from gateway.uplink.connecting.h2server import (
     DEFAULT_LIMITS,
     ASGIApp,

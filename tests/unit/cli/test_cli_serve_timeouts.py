@@ -6,12 +6,7 @@ import argparse
 import pytest
 
 from gateway.cli.main import build_parser
-from gateway.cli.serve_cmd import (
-    SHOWN_KEEP_ALIVE,
-    SHOWN_UPLINK_IDLE,
-    serve_options,
-    uplink_listen,
-)
+from gateway.cli.serve_cmd import SHOWN_KEEP_ALIVE, SHOWN_UPLINK_IDLE, serve_options, uplink_listen
 from gateway.runtime import KEEP_ALIVE, ServeOptions, UplinkListen
 from gateway.uplink.listening.link import LinkLimits
 

@@ -14,12 +14,7 @@ import pytest
 
 from gateway.catalog.model import Operation, Resource
 from gateway.federation import protocol
-from gateway.federation.errors import (
-    SegmentError,
-    SegmentFault,
-    SegmentMisbehaved,
-    SegmentUnavailable,
-)
+from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import MAX_WORKERS, ReplyParsers, worker_count
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP

@@ -8,11 +8,7 @@ from lxml import etree
 
 from gateway.catalog.model import Operation, Resource, SegmentUpdate
 from gateway.federation import protocol
-from gateway.federation.errors import (
-    SegmentFault,
-    SegmentMisbehaved,
-    SegmentUnavailable,
-)
+from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP, TEV
 from gateway.onvif.resource_event.write import pull_messages_response

@@ -14,11 +14,7 @@ from gateway.catalog.errors import CatalogError
 from gateway.catalog.feed import ApplyResult
 from gateway.catalog.model import Operation, Resource, Segment
 from gateway.federation import segment as sync
-from gateway.federation.errors import (
-    SegmentFault,
-    SegmentMisbehaved,
-    SegmentUnavailable,
-)
+from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import ReplyParsers
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP, TDS, TEV, WSA

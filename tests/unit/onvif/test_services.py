@@ -10,15 +10,7 @@ from gateway.device.service import DEVICE_SERVICE
 from gateway.events.pullpoint import PULL_POINT_SERVICE
 from gateway.events.service import EVENT_SERVICE
 from gateway.onvif.ns import TDS, TER, TEV, TUP, WSNT
-from gateway.onvif.services import (
-    DEVICE,
-    EVENTS,
-    PULL_POINT,
-    UPLINK,
-    PortType,
-    ServiceContract,
-    schema_version,
-)
+from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT, UPLINK, PortType, ServiceContract, schema_version
 from gateway.soap.fault import RECEIVER, SENDER
 from gateway.soap.wsdl import official_root, port_type_operations
 from gateway.uplink_config.service import UPLINK_SERVICE
