@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TypeVar
@@ -35,6 +34,7 @@ from gateway.catalog.store import Catalog
 from gateway.federation import protocol
 from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import ReplyParsers
+from gateway.supervision.backoff import Backoff
 
 log = logging.getLogger("gateway.federation")
 T = TypeVar("T")
@@ -48,6 +48,8 @@ ENUMERATION_TIMEOUT = 0.0
 #: Messages per pull: bounds the memory and the catalog batch of one round trip.
 MESSAGE_LIMIT = 1000
 BACKOFF_START, BACKOFF_CAP = 1.0, 30.0
+#: Each backoff delay is the current step times a factor drawn from this range.
+BACKOFF_SPREAD = (0.5, 1.0)
 #: Timeout of calls other than PullMessages.
 CALL_TIMEOUT = 15.0
 
@@ -116,7 +118,7 @@ class SegmentSync:
 
     async def run(self) -> None:
         """Sessions forever; between failed ones, mark down and back off."""
-        delay = BACKOFF_START
+        backoff = Backoff(BACKOFF_START, BACKOFF_CAP, spread=BACKOFF_SPREAD)
         while True:
             self._stored = False
             try:
@@ -130,9 +132,8 @@ class SegmentSync:
             except SegmentError as exc:
                 await self._down(str(exc))
             if self._stored:
-                delay = BACKOFF_START
-            await self.pause(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, BACKOFF_CAP)
+                backoff.reset()
+            await self.pause(backoff.next())
 
     async def session(self) -> None:
         """One subscription: a pulling task feeding the storing stage through a one-reply queue.

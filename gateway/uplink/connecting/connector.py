@@ -30,6 +30,7 @@ connection that stayed up :data:`STABLE` seconds (digest §3.4 rec).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import ssl
@@ -38,6 +39,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway.catalog.model import KeyEntry, UplinkConfig
+from gateway.supervision.backoff import Backoff
+from gateway.supervision.reconciler import Job, Messages, Reconciler
 from gateway.uplink.connecting import tls
 from gateway.uplink.connecting.dial import NEED_DATA, Dial, DialError, Switched, Target, Variant
 from gateway.uplink.connecting.h2server import (
@@ -77,21 +80,6 @@ class UplinkCatalog(Protocol):
     def get_key(self, key_id: str) -> KeyEntry | None: ...
 
 
-class Backoff:
-    """Individual ascending reconnect delays: ``rng`` picks the start once, then it doubles to the cap."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self._first = rng.uniform(*FIRST_DELAY)
-        self._next = self._first
-
-    def next(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, MAX_DELAY)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self._first
-
-
 class Uplink:
     """One configuration's connection, kept up until cancelled."""
 
@@ -100,7 +88,7 @@ class Uplink:
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config, self.catalog, self.app, self.limits = config, catalog, app, limits
-        self.backoff = Backoff(rng or random.Random())
+        self.backoff = Backoff.random_start(FIRST_DELAY, MAX_DELAY, rng=rng or random.Random())
         self._sleep, self._clock = sleep, clock
         self._connected_at: float | None = None  # when the last attempt got its 101
         self._server: H2Server | None = None  # while connected
@@ -200,44 +188,15 @@ class Connector:
                  make: Callable[[UplinkConfig], Uplink] | None = None) -> None:
         self.catalog, self.interval, self.grace = catalog, interval, grace
         self._make = make or (lambda config: Uplink(config, catalog, app))
-        self._tasks: dict[str, tuple[tuple[object, ...], Uplink, asyncio.Task[None]]] = {}
+        self.uplinks: Reconciler[UplinkConfig] = Reconciler(
+            key=lambda config: config.remote_address, identity=_identity, start=self._start, log=log,
+            messages=Messages(task="uplink:%s", removed="uplink %s removed; disconnecting",
+                              crashed="uplink %s crashed; restarting"))
 
     async def run(self, stopping: asyncio.Event) -> None:
-        try:
-            while not stopping.is_set():
-                try:
-                    configs = await asyncio.to_thread(self.catalog.get_uplinks)
-                except Exception:  # keep the running uplinks through a database hiccup
-                    log.exception("reading the uplink configurations failed")
-                else:
-                    await self._reconcile({c.remote_address: c for c in configs})
-                try:
-                    async with asyncio.timeout(self.interval):
-                        await stopping.wait()
-                except TimeoutError:
-                    pass
-        finally:
-            await asyncio.gather(*(self._stop(address) for address in list(self._tasks)))
+        await self.uplinks.run(stopping, self.catalog.get_uplinks, interval=self.interval,
+                               what="reading the uplink configurations")
 
-    async def _reconcile(self, configs: dict[str, UplinkConfig]) -> None:
-        for address in [a for a in self._tasks if a not in configs]:
-            log.info("uplink %s removed; disconnecting", address)
-            await self._stop(address)
-        for address, config in configs.items():
-            running = self._tasks.get(address)
-            if running is not None and running[0] == _identity(config) and not running[2].done():
-                continue
-            if running is not None:
-                task = running[2]
-                if task.done() and not task.cancelled() and task.exception():
-                    log.error("uplink %s crashed; restarting", address, exc_info=task.exception())
-                await self._stop(address)  # its last status write lands before the new task's first
-            uplink = self._make(config)
-            task = asyncio.create_task(uplink.run(), name=f"uplink:{address}")
-            self._tasks[address] = (_identity(config), uplink, task)
-
-    async def _stop(self, address: str) -> None:
-        _, uplink, task = self._tasks.pop(address)
-        await uplink.drain(self.grace)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    def _start(self, config: UplinkConfig) -> Job:
+        uplink = self._make(config)
+        return Job(run=uplink.run(), drain=functools.partial(uplink.drain, self.grace))
