@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from gateway.supervision.periodic import every
 
@@ -43,8 +44,9 @@ class FeedWatcher:
             return
         self._waiters += 1
         stopping = asyncio.ensure_future(self.stopping.wait())
+        woken: list[asyncio.Future[Any]] = [self._pulse, stopping]
         try:
-            await asyncio.wait([self._pulse, stopping], timeout=remaining,
+            await asyncio.wait(woken, timeout=remaining,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._waiters -= 1

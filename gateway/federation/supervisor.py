@@ -3,7 +3,8 @@
 Segments are added and removed by ``vmsgw segment`` in another process, so the
 supervisor re-reads the table every :data:`INTERVAL` seconds: new segments get a
 task, removed ones lose theirs, a changed configuration restarts it, and a
-task that died of an unexpected error is logged and started again.  All
+task that died of an unexpected error is logged and started again
+(gateway.supervision.reconciler; a sync's HTTP client is closed after its task).  All
 syncs share one pool of reply-parsing processes, started with the first.  A
 segment that connects to us through an uplink gets a client whose transport
 is its link (gateway.uplink.listening.transport), so its sync cannot tell the

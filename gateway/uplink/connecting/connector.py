@@ -9,6 +9,8 @@ loses it, a changed one restarts it, and a task that died of a bug is logged
 and started again.  Stopping an uplink (removed, changed, or the gateway
 shutting down) lets the requests in flight through it finish within
 :data:`GRACE` seconds first.  All uplinks run in parallel, each on its own (digest §3.4).
+The reconciling is :class:`gateway.supervision.reconciler.Reconciler`, with the
+uplink's drain as its stop hook.
 
 Each :class:`Uplink` loops through the statuses GetUplinks reports::
 
@@ -25,7 +27,8 @@ keystore entry is used from the next connection on.
 
 Between attempts the uplink waits an individual ascending interval: a random
 start in [1, 5] s, doubling, capped at 30 s, back to the start after a
-connection that stayed up :data:`STABLE` seconds (digest §3.4 rec).
+connection that stayed up :data:`STABLE` seconds (digest §3.4 rec); the
+counting is :class:`gateway.supervision.backoff.Backoff`.
 """
 from __future__ import annotations
 
@@ -43,13 +46,8 @@ from gateway.supervision.backoff import Backoff
 from gateway.supervision.reconciler import Job, Messages, Reconciler
 from gateway.uplink.connecting import tls
 from gateway.uplink.connecting.dial import NEED_DATA, Dial, DialError, Switched, Target, Variant
-from gateway.uplink.connecting.h2server import (
-    DEFAULT_LIMITS,
-    ASGIApp,
-    H2Server,
-    LinkEnded,
-    ServerLimits,
-)
+from gateway.uplink.connecting.h2server import DEFAULT_LIMITS, H2Server, LinkEnded, ServerLimits
+from gateway.uplink.connecting.h2stream import ASGIApp
 from gateway.uplink.extension import UPLINK_EXTENSION
 from gateway.uplink.shared.stream import AsyncioStream, ByteStream
 from gateway.uplink.shared.ws import WebSocketStream

@@ -12,7 +12,7 @@ on it.  :meth:`H2Server.serve` owns three kinds of task:
   window update wakes the senders;
 * one **app task** per stream runs the ASGI app with a scope built from the
   request headers plus ``extensions`` (the connector passes
-  ``{"vmsgw.uplink": {"level", "remote"}}``, which the SOAP layer reads);
+  ``{"vmsgw.uplink": {"level", "remote"}}``, which the runtime's pre-authentication hook reads);
 * the **keepalive** sends a PING every ``ping_interval`` and ends the link when
   nothing at all was received for ``silence_timeout`` (digest §3.4: reconnect
   after 30 s without a packet; the peer's PING ACK counts).
