@@ -86,10 +86,10 @@ from lxml import etree
 from gateway.catalog.model import KeyEntry, Segment, UplinkConfig
 from gateway.catalog.store import Catalog
 from gateway.cli.demo_city import DEFAULT_SEED, generate_city
-from gateway.uplink.link import Link
-from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
-from gateway.uplink.registry import UplinkRegistry
-from gateway.uplink.stream import AsyncioStream
+from gateway.uplink.listening.link import Link
+from gateway.uplink.listening.listener import TlsFiles, UplinkListener, server_context
+from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink.shared.stream import AsyncioStream
 
 # --------------------------------------------------------------------------- constants
 
@@ -296,7 +296,7 @@ _HEADERS = ((b"content-type", CONTENT_TYPE),)
 def link_sender(get_link: Callable[[], Awaitable[Link]], *, retry: bool = False) -> Send:
     """Requests over a Link; with ``retry``, a request the peer's GOAWAY cut is sent once more on a new
     connection (what a client of hypercorn must do, see DirectConnection)."""
-    from gateway.uplink.errors import LinkClosed
+    from gateway.uplink.listening.errors import LinkClosed
 
     async def send(path: str, make: Make) -> tuple[int, bytes, bool]:
         for attempt in (1, 2):
@@ -563,7 +563,7 @@ async def raw_limits(pki: Pki, sample: bytes, concurrencies: Sequence[int], seco
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
-    from gateway.uplink.h2server import H2Server
+    from gateway.uplink.connecting.h2server import H2Server
 
     app = replay_app(sample)
     stop = asyncio.Event()
@@ -1012,7 +1012,7 @@ async def idle_uplinks(args: argparse.Namespace, tmp: Path, pki: Pki) -> Idle:
     from gateway.events.context import EventLimits
     from gateway.events.waiter import FeedWatcher
     from gateway.runtime import ServeOptions, build_app
-    from gateway.uplink.connector import Uplink
+    from gateway.uplink.connecting.connector import Uplink
 
     steps_wanted = sorted(set(args.uplinks))
     total = steps_wanted[-1]

@@ -24,7 +24,6 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -44,11 +43,12 @@ from gateway.onvif.ns import NSMAP
 from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT, UPLINK, OfferedService
 from gateway.onvif.xml import utcnow
 from gateway.soap.asgi import SoapApp
-from gateway.uplink import service as uplink_service
-from gateway.uplink.connector import Connector
-from gateway.uplink.link import LinkLimits
-from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
-from gateway.uplink.registry import UplinkRegistry
+from gateway.supervision.periodic import every
+from gateway.uplink.connecting.connector import Connector
+from gateway.uplink.listening.link import LinkLimits
+from gateway.uplink.listening.listener import TlsFiles, UplinkListener, server_context
+from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink_config import service as uplink_service
 
 log = logging.getLogger("gateway")
 
@@ -71,7 +71,7 @@ KEEP_ALIVE = 300.0
 
 @dataclass(frozen=True, kw_only=True)
 class UplinkListen:
-    """``--uplink-listen``: where segments behind firewalls connect to us (gateway.uplink.listener)."""
+    """``--uplink-listen``: where segments behind firewalls connect to us (gateway.uplink.listening.listener)."""
 
     host: str
     port: int
@@ -162,19 +162,6 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _periodically(stop: asyncio.Event, interval: float, what: str, work: Callable[[], Awaitable[None]]) -> None:
-    """``work()`` every ``interval`` seconds until ``stop``; its errors are logged, never fatal."""
-    while not stop.is_set():
-        try:
-            await work()
-        except Exception:  # a transient database error must not end the server
-            log.exception("%s failed", what)
-        try:
-            await asyncio.wait_for(stop.wait(), interval)
-        except TimeoutError:
-            pass
-
-
 async def _reap(catalog: Catalog) -> None:
     expired = await asyncio.to_thread(catalog.delete_expired_pull_points, utcnow())
     pruned = await asyncio.to_thread(catalog.prune_feed)
@@ -222,8 +209,9 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
     async with asyncio.TaskGroup() as group:
         group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
         group.create_task(watcher.run())
-        group.create_task(_periodically(stop, REAP_INTERVAL, "pull point reaper", lambda: _reap(catalog)))
-        group.create_task(_periodically(stop, CHECKPOINT_INTERVAL, "WAL checkpoint", lambda: _checkpoint(catalog)))
+        group.create_task(every(stop, REAP_INTERVAL, lambda: _reap(catalog), what="pull point reaper", log=log))
+        group.create_task(every(stop, CHECKPOINT_INTERVAL, lambda: _checkpoint(catalog), what="WAL checkpoint",
+                                log=log))
         # Segment syncs write to the catalog and wake local pull points at once; uplinked segments are
         # reached over the links the listener registers.
         links = UplinkRegistry()

@@ -56,7 +56,7 @@ class Segment:
     #: Bumped at each (re)subscription; resources not re-announced since are gone.
     generation: int = 0
     rejected: int = 0  # items refused from this segment since it was added
-    #: Set when the segment connects to us through an uplink (gateway.uplink.listener) instead of being
+    #: Set when the segment connects to us through an uplink (gateway.uplink.listening.listener) instead of being
     #: dialled: the client certificate identity (CN) it is known by, and whether a bearer token is too.
     uplink_identity: str | None = None
     uplink_token: bool = False

@@ -105,7 +105,7 @@ def serve_options(
 def uplink_listen(args: argparse.Namespace) -> UplinkListen | None:
     """``--uplink-*`` as the runtime's UplinkListen; the files are checked to exist first."""
     from gateway.runtime import UplinkListen
-    from gateway.uplink.listener import TlsFiles
+    from gateway.uplink.listening.listener import TlsFiles
 
     if args.uplink_listen is None:
         if args.uplink_cert or args.uplink_key or args.uplink_ca or args.uplink_idle_timeout is not None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
+
+from gateway.supervision.periodic import every
 
 log = logging.getLogger("gateway.events")
 
@@ -41,8 +44,9 @@ class FeedWatcher:
             return
         self._waiters += 1
         stopping = asyncio.ensure_future(self.stopping.wait())
+        woken: list[asyncio.Future[Any]] = [self._pulse, stopping]
         try:
-            await asyncio.wait([self._pulse, stopping], timeout=remaining,
+            await asyncio.wait(woken, timeout=remaining,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._waiters -= 1
@@ -50,20 +54,15 @@ class FeedWatcher:
 
     async def run(self) -> None:
         """Poll the feed head while there are waiters; pulse them when it moves."""
-        while not self.stopping.is_set():
-            if self._waiters:
-                try:
-                    head = await asyncio.to_thread(self._head_seq)
-                except Exception:  # the database may be briefly unavailable; keep serving
-                    log.exception("reading the change feed head failed")
-                else:
-                    if head != self._head:
-                        self._head = head
-                        self.notify()
-            try:
-                await asyncio.wait_for(self.stopping.wait(), POLL_INTERVAL)
-            except TimeoutError:
-                pass
+        await every(self.stopping, POLL_INTERVAL, self._poll, what="reading the change feed head", log=log)
+
+    async def _poll(self) -> None:
+        if not self._waiters:
+            return
+        head = await asyncio.to_thread(self._head_seq)
+        if head != self._head:
+            self._head = head
+            self.notify()
 
     def stop(self) -> None:
         self.stopping.set()

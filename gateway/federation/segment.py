@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TypeVar
@@ -35,6 +34,7 @@ from gateway.catalog.store import Catalog
 from gateway.federation import protocol
 from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import ReplyParsers
+from gateway.supervision.backoff import Backoff
 
 log = logging.getLogger("gateway.federation")
 T = TypeVar("T")
@@ -48,6 +48,8 @@ ENUMERATION_TIMEOUT = 0.0
 #: Messages per pull: bounds the memory and the catalog batch of one round trip.
 MESSAGE_LIMIT = 1000
 BACKOFF_START, BACKOFF_CAP = 1.0, 30.0
+#: Each backoff delay is the current step times a factor drawn from this range.
+BACKOFF_SPREAD = (0.5, 1.0)
 #: Timeout of calls other than PullMessages.
 CALL_TIMEOUT = 15.0
 
@@ -66,7 +68,7 @@ async def _finishing(fn: Callable[..., T], *args: object) -> T:
         raise
 
 
-class Link:
+class SegmentClient:
     """One segment's HTTP side: POST a SOAP request, read a capped reply, map every error."""
 
     def __init__(self, segment: Segment, client: httpx.AsyncClient) -> None:
@@ -111,12 +113,12 @@ class SegmentSync:
                  parsers: ReplyParsers, pause: Pause | None = None) -> None:
         self.segment, self.catalog, self.notify, self.parsers = segment, catalog, notify, parsers
         self.pause = pause if pause is not None else _sleep
-        self.link = Link(segment, client)
+        self.http = SegmentClient(segment, client)
         self._stored = False  # whether the current session stored a reply (Rule 4)
 
     async def run(self) -> None:
         """Sessions forever; between failed ones, mark down and back off."""
-        delay = BACKOFF_START
+        backoff = Backoff(BACKOFF_START, BACKOFF_CAP, spread=BACKOFF_SPREAD)
         while True:
             self._stored = False
             try:
@@ -130,9 +132,8 @@ class SegmentSync:
             except SegmentError as exc:
                 await self._down(str(exc))
             if self._stored:
-                delay = BACKOFF_START
-            await self.pause(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, BACKOFF_CAP)
+                backoff.reset()
+            await self.pause(backoff.next())
 
     async def session(self) -> None:
         """One subscription: a pulling task feeding the storing stage through a one-reply queue.
@@ -149,9 +150,9 @@ class SegmentSync:
         are stored.
         """
         name = self.segment.name
-        services = await self.link.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
+        services = await self.http.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
         events_url = protocol.event_service_address(services)
-        created = await self.link.call(events_url, protocol.create_pull_point(max(60.0, 3 * self.segment.heartbeat)),
+        created = await self.http.call(events_url, protocol.create_pull_point(max(60.0, 3 * self.segment.heartbeat)),
                                        CALL_TIMEOUT)
         address = protocol.subscription_address(created)
         generation = await asyncio.to_thread(self.catalog.segment_begin_sync, name)
@@ -175,7 +176,7 @@ class SegmentSync:
         try:
             while True:
                 timeout = self.segment.heartbeat if enumerated.is_set() else ENUMERATION_TIMEOUT
-                reply = await self.link.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
+                reply = await self.http.fetch(address, protocol.pull_messages(timeout, MESSAGE_LIMIT), timeout + GRACE)
                 await replies.put(self.parsers.submit(reply))
         except Exception as exc:  # handed to the storing stage, which raises it in its turn
             await replies.put(exc)

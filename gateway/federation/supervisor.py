@@ -3,10 +3,11 @@
 Segments are added and removed by ``vmsgw segment`` in another process, so the
 supervisor re-reads the table every :data:`INTERVAL` seconds: new segments get a
 task, removed ones lose theirs, a changed configuration restarts it, and a
-task that died of an unexpected error is logged and started again.  All
+task that died of an unexpected error is logged and started again
+(gateway.supervision.reconciler; a sync's HTTP client is closed after its task).  All
 syncs share one pool of reply-parsing processes, started with the first.  A
 segment that connects to us through an uplink gets a client whose transport
-is its link (gateway.uplink.transport), so its sync cannot tell the
+is its link (gateway.uplink.listening.transport), so its sync cannot tell the
 difference.
 """
 from __future__ import annotations
@@ -22,8 +23,9 @@ from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.federation.parsing import ReplyParsers
 from gateway.federation.segment import SegmentSync
-from gateway.uplink.registry import UplinkRegistry
-from gateway.uplink.transport import UplinkTransport
+from gateway.supervision.reconciler import Job, Messages, Reconciler
+from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink.listening.transport import UplinkTransport
 
 log = logging.getLogger("gateway.federation")
 
@@ -48,51 +50,22 @@ class Supervisor:
         self.catalog, self.notify = catalog, notify
         self.uplinks = uplinks if uplinks is not None else UplinkRegistry()  # empty: uplinked segments stay down
         self.parsers = ReplyParsers()  # no process until the first segment
-        self._tasks: dict[str, tuple[tuple[object, ...], asyncio.Task[None], httpx.AsyncClient]] = {}
+        self.syncs: Reconciler[Segment] = Reconciler(
+            key=lambda segment: segment.name, identity=_config, start=self._start, log=log,
+            messages=Messages(task="sync:%s", removed="segment %s removed; stopping its sync",
+                              crashed="sync of segment %s crashed; restarting"))
 
     async def run(self, stopping: asyncio.Event) -> None:
         try:
-            while not stopping.is_set():
-                try:
-                    segments = await asyncio.to_thread(self.catalog.list_segments)
-                except Exception:  # the database may be briefly unavailable; keep the running tasks
-                    log.exception("reading the segment table failed")
-                else:
-                    await self._reconcile({s.name: s for s in segments})
-                try:
-                    await asyncio.wait_for(stopping.wait(), INTERVAL)
-                except TimeoutError:
-                    pass
+            await self.syncs.run(stopping, self.catalog.list_segments, interval=INTERVAL,
+                                 what="reading the segment table")
         finally:
-            for name in list(self._tasks):
-                await self._stop(name)
             await self.parsers.aclose()
 
-    async def _reconcile(self, segments: dict[str, Segment]) -> None:
-        for name in [n for n in self._tasks if n not in segments]:
-            log.info("segment %s removed; stopping its sync", name)
-            await self._stop(name)
-        for name, segment in segments.items():
-            running = self._tasks.get(name)
-            if running is not None and running[0] == _config(segment) and not running[1].done():
-                continue
-            if running is not None:
-                if running[1].done() and not running[1].cancelled() and running[1].exception():
-                    log.error("sync of segment %s crashed; restarting", name, exc_info=running[1].exception())
-                await self._stop(name)
-            client = _client(segment, self.uplinks)
-            # An uplinked segment ends its backoff as soon as it connects again.
-            pause = functools.partial(self.uplinks.next_attach, name) if segment.uplinked else None
-            sync = SegmentSync(segment, self.catalog, client, self.notify, self.parsers, pause)
-            self.parsers.start()
-            task = asyncio.create_task(sync.run(), name=f"sync:{name}")
-            self._tasks[name] = (_config(segment), task, client)
-
-    async def _stop(self, name: str) -> None:
-        _, task, client = self._tasks.pop(name)
-        task.cancel()
-        try:
-            await task
-        except (asyncio.CancelledError, Exception):
-            pass
-        await client.aclose()
+    def _start(self, segment: Segment) -> Job:
+        client = _client(segment, self.uplinks)
+        # An uplinked segment ends its backoff as soon as it connects again.
+        pause = functools.partial(self.uplinks.next_attach, segment.name) if segment.uplinked else None
+        sync = SegmentSync(segment, self.catalog, client, self.notify, self.parsers, pause)
+        self.parsers.start()
+        return Job(run=sync.run(), close=client.aclose)

@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.uplink.h2server import H2Server
-from gateway.uplink.stream import AsyncioStream
+from gateway.uplink.connecting.h2server import H2Server
+from gateway.uplink.shared.stream import AsyncioStream
 from tests.interop.conftest import PASSWORD, USER, Gateway, run_cli, seeded
 from tests.interop.test_federation import free_port, leaf_rows
 from tests.interop.test_uplink import _pki

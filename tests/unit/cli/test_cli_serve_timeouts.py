@@ -9,7 +9,7 @@ import pytest
 from gateway.cli.main import build_parser
 from gateway.cli.serve_cmd import SHOWN_KEEP_ALIVE, SHOWN_UPLINK_IDLE, serve_options, uplink_listen
 from gateway.runtime import KEEP_ALIVE, ServeOptions, UplinkListen
-from gateway.uplink.link import LinkLimits
+from gateway.uplink.listening.link import LinkLimits
 
 UPLINK = ["--uplink-listen", "127.0.0.1:0", "--uplink-cert", __file__, "--uplink-key", __file__]
 

@@ -9,8 +9,8 @@ import pytest
 from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.federation import supervisor
-from gateway.uplink.link import Link
-from gateway.uplink.registry import UplinkRegistry
+from gateway.uplink.listening.link import Link
+from gateway.uplink.listening.registry import UplinkRegistry
 
 
 class Recorder:
@@ -35,7 +35,7 @@ def test_only_an_uplinked_segment_pauses_on_its_registry(monkeypatch: pytest.Mon
 
     async def go() -> tuple[float, bool]:
         sup = supervisor.Supervisor(cast(Catalog, None), lambda: None, registry)
-        await sup._reconcile({"dialled": dialled, "behind": uplinked})
+        await sup.syncs.reconcile([dialled, uplinked])
         try:
             pause = Recorder.made["behind"]
             started = asyncio.get_running_loop().time()
@@ -45,8 +45,7 @@ def test_only_an_uplinked_segment_pauses_on_its_registry(monkeypatch: pytest.Mon
             await woken
             return asyncio.get_running_loop().time() - started, woken.result()
         finally:
-            for name in ("dialled", "behind"):
-                await sup._stop(name)
+            await sup.syncs.stop_all()
             await sup.parsers.aclose()
 
     took, connected = asyncio.run(go())

@@ -13,7 +13,7 @@ from gateway.onvif.ns import TDS, TER, TEV, TUP, WSNT
 from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT, UPLINK, PortType, ServiceContract, schema_version
 from gateway.soap.fault import RECEIVER, SENDER
 from gateway.soap.wsdl import official_root, port_type_operations
-from gateway.uplink.service import UPLINK_SERVICE
+from gateway.uplink_config.service import UPLINK_SERVICE
 
 SERVICES = [(DEVICE, DEVICE_SERVICE), (EVENTS, EVENT_SERVICE), (PULL_POINT, PULL_POINT_SERVICE),
             (UPLINK, UPLINK_SERVICE)]
