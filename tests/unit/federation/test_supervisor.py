@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import pytest
 
@@ -16,7 +16,7 @@ from gateway.uplink.listening.registry import UplinkRegistry
 class Recorder:
     """Stands in for SegmentSync: keeps how the supervisor made it, and idles."""
 
-    made: dict[str, Any] = {}
+    made: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, segment: Segment, catalog: Any, client: Any, notify: Any, parsers: Any,
                  pause: Any = None) -> None:
