@@ -38,9 +38,9 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway.catalog.model import KeyEntry, UplinkConfig
-from gateway.soap.asgi import UPLINK_EXTENSION
 from gateway.uplink import tls
 from gateway.uplink.dial import NEED_DATA, Dial, DialError, Switched, Target, Variant
+from gateway.uplink.extension import UPLINK_EXTENSION
 from gateway.uplink.h2server import (
     DEFAULT_LIMITS,
     ASGIApp,
