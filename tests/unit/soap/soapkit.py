@@ -11,6 +11,7 @@ from lxml import etree
 
 from gateway.onvif.ns import NSMAP, TER, TUP
 from gateway.onvif.wsdl_files import wsdl_files
+from gateway.runtime import tunnelled
 from gateway.soap.asgi import SoapApp
 from gateway.soap.dispatch import CredentialLookup, Operation, Principal, Request, Service
 from gateway.soap.fault import SENDER, FaultVocabulary, SoapFault
@@ -125,9 +126,10 @@ def lookup_in(users: dict[str, tuple[str, str]]) -> CredentialLookup:
 
 
 def make_app(**overrides: Any) -> SoapApp:
+    """The test service with the gateway's WSDL trees and pre-authentication hook (tunnelled uplink requests)."""
     options: dict[str, Any] = {"authorizer": authorize, "credentials": lookup_in(USERS), "vocab": VOCAB,
                                "nsmap": NSMAP, "state": "the-state", "max_body_bytes": 64 * 1024,
-                               "wsdl": wsdl_files()}
+                               "wsdl": wsdl_files(), "pre_authenticated": tunnelled}
     options.update(overrides)
     return SoapApp(ROUTES, **options)
 
