@@ -8,12 +8,12 @@ body QName → authenticate → authorise → handler → response envelope.
 Whatever goes wrong with a POST is answered with a SOAP 1.2 fault, keeping
 the HTTP status: a client that fell back to a path we do not serve or sent
 the wrong media type gets a fault it can report, not a text body its SOAP
-parser chokes on.  Other methods are no SOAP
-requests and get short plain-text answers.
+parser chokes on.  Other methods are no SOAP requests and get short
+plain-text answers.
 
-Nothing here bounds a handler's run time: PullMessages long-polls for
-minutes.  A client that disconnects meanwhile gets its handler cancelled, so
-abandoned polls hold nothing.
+Nothing here bounds a handler's run time: a long poll may wait for minutes.
+A client that disconnects meanwhile gets its handler cancelled, so abandoned
+polls hold nothing.
 A request that carries no WS-Security header is whoever the caller's
 ``pre_authenticated`` hook says it is (a request that arrived through a
 tunnel the application set up itself), else anonymous; credentials it does
