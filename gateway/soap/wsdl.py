@@ -6,7 +6,7 @@ served below it:
 * the *official* tree: published documents (a standard's WSDLs and the
   schemas they import), served byte for byte;
 * the application's *own* documents, below ``own_prefix`` inside the mount.
-  Its service documents carry :data:`ADDRESS_PLACEHOLDER` as every
+  Their service documents carry :data:`ADDRESS_PLACEHOLDER` as every
   ``soap12:address``; when one is served at ``<endpoint>?wsdl`` the
   placeholder becomes the address the client used.
 
