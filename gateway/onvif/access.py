@@ -47,3 +47,9 @@ def authorize(principal: Principal, access: str) -> None:
     if principal.name is None:
         raise faults.not_authorized("this operation requires authentication (WS-UsernameToken)")
     raise faults.not_authorized(f"user level {principal.level} may not use {access} operations")
+
+
+def granted(name: str, user_levels: str) -> Principal | None:
+    """The principal a configured ``tt:UserLevel`` list grants: its first level; None when the list is empty."""
+    levels = user_levels.split()
+    return Principal(name=name, level=levels[0]) if levels else None

@@ -30,9 +30,10 @@ from lxml import etree
 
 from gateway.onvif import faults
 from gateway.onvif.ns import TDS, TEV, TUP, WSNTW, XS
+from gateway.onvif.wsdl_files import official_root
 from gateway.soap.dispatch import Handler, Operation, Request, Service
 from gateway.soap.fault import SoapFault
-from gateway.soap.wsdl import official_root, port_type_operations
+from gateway.soap.wsdl import port_type_operations
 
 #: Where a pull point lives; its address is this prefix and the pull point's id.
 PULL_POINT_PREFIX = "/onvif/pullpoint/"

@@ -6,18 +6,20 @@ under the size cap (→ 413), then parse → mustUnderstand → operation by
 body QName → authenticate → authorise → handler → response envelope.
 
 Whatever goes wrong with a POST is answered with a SOAP 1.2 fault, keeping
-the HTTP status: a client that fell back to a path we do not serve
-(``/onvif/Media``) or sent the wrong media type gets a fault it can report,
-not a text body its SOAP parser chokes on.  Other methods are no SOAP
-requests and get short plain-text answers.
+the HTTP status: a client that fell back to a path we do not serve or sent
+the wrong media type gets a fault it can report, not a text body its SOAP
+parser chokes on.  Other methods are no SOAP requests and get short
+plain-text answers.
 
-Nothing here bounds a handler's run time: PullMessages long-polls for
-minutes.  A client that disconnects meanwhile gets its handler cancelled, so
-abandoned polls hold nothing.
-A request that arrived through an uplink (scope extension ``vmsgw.uplink``,
-set by gateway/uplink/connector.py) and carries no WS-Security header gets
-the uplink's configured level instead of anonymous (digest §3.3); credentials
-it does carry are verified as usual.
+Nothing here bounds a handler's run time: a long poll may wait for minutes.
+A client that disconnects meanwhile gets its handler cancelled, so abandoned
+polls hold nothing.
+A request that carries no WS-Security header is whoever the caller's
+``pre_authenticated`` hook says it is (a request that arrived through a
+tunnel the application set up itself), else anonymous; credentials it does
+carry are verified as usual.  The user's record is awaited from the caller's
+``credentials`` lookup between the token's checks that need no record and
+those that do, so a lookup that queries a database holds no other request.
 A :class:`SoapFault` is the client-visible answer; any other exception is
 logged once with its traceback (logger ``gateway.soap``) and answered with a
 generic ``env:Receiver`` fault, never with its text.
@@ -36,6 +38,7 @@ from gateway.soap.dispatch import (
     ANONYMOUS,
     Authorizer,
     CredentialLookup,
+    PreAuthenticated,
     Principal,
     Request,
     Service,
@@ -43,8 +46,8 @@ from gateway.soap.dispatch import (
 from gateway.soap.envelope import Envelope, check_must_understand, parse_envelope
 from gateway.soap.fault import RECEIVER, SENDER, FaultVocabulary, SoapFault
 from gateway.soap.routing import RouteTable, base_url
-from gateway.soap.security import CREATED_SKEW, NonceCache, verify_username_token
-from gateway.soap.wsdl import WSDL_MOUNT, WsdlFiles, content_type
+from gateway.soap.security import CREATED_SKEW, NonceCache, check_username_token, read_username_token
+from gateway.soap.wsdl import WsdlFiles, content_type
 
 logger = logging.getLogger("gateway.soap")
 
@@ -53,8 +56,6 @@ MAX_BODY_BYTES = 1 << 20
 #: Media types a SOAP request may use; text/xml is let through so SOAP 1.1 senders get VersionMismatch.
 SOAP_MEDIA_TYPES = frozenset({"application/soap+xml", "text/xml"})
 SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
-#: ASGI scope extension of uplink requests: {"level": UserLevel list, "remote": RemoteAddress}.
-UPLINK_EXTENSION = "vmsgw.uplink"
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -92,9 +93,12 @@ class SoapApp:
     ``authorizer`` raises the fault for a principal an operation's access class
     refuses; ``credentials`` looks up UsernameToken users; ``vocab`` supplies
     the subcodes of the core's own faults and ``nsmap`` the prefixes every
-    reply declares.  ``state`` reaches handlers as ``Request.state``;
-    ``on_startup``/``on_shutdown`` run in the ASGI lifespan.  The rest have
-    working defaults and exist for tests and tuning.
+    reply declares.  ``wsdl`` is the documents served below its mount and at
+    ``<endpoint>?wsdl`` (none without it); ``pre_authenticated`` says who a
+    request without WS-Security is (anonymous when it answers None).
+    ``state`` reaches handlers as ``Request.state``; ``on_startup``/
+    ``on_shutdown`` run in the ASGI lifespan.  The rest have working defaults
+    and exist for tests and tuning.
     """
 
     def __init__(
@@ -110,6 +114,7 @@ class SoapApp:
         on_startup: Callback | None = None,
         on_shutdown: Callback | None = None,
         wsdl: WsdlFiles | None = None,
+        pre_authenticated: PreAuthenticated = lambda scope: None,
         nonces: NonceCache | None = None,
         created_skew: timedelta = CREATED_SKEW,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -123,7 +128,8 @@ class SoapApp:
         self.state = state
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
-        self.wsdl = wsdl if wsdl is not None else WsdlFiles.installed()
+        self.wsdl = wsdl
+        self.pre_authenticated = pre_authenticated
         self.nonces = nonces if nonces is not None else NonceCache()
         self.created_skew = created_skew
         self.clock = clock
@@ -168,17 +174,17 @@ class SoapApp:
         base = base_url(scope)
         if base is None:
             return self._refuse(post, 400, "the Host header is not a usable host[:port]", self.vocab.bad_request)
-        if path.startswith(WSDL_MOUNT):
+        if self.wsdl is not None and path.startswith(self.wsdl.mount):
             if method != "GET":
                 return self._refuse(post, 405, f"{path} serves WSDL documents to GET only", self.vocab.no_endpoint,
                                     allow=b"GET")
-            return _document(self.wsdl.static(path[len(WSDL_MOUNT):]))
+            return _document(self.wsdl.static(path[len(self.wsdl.mount):]))
         matched = self.routes.match(path)
         if matched is None:
             return self._refuse(post, 404, f"no endpoint at {path}", self.vocab.no_endpoint)
         service, params = matched
         if method == "GET":
-            if service.wsdl is None:
+            if service.wsdl is None or self.wsdl is None:
                 return _plain(404, b"no WSDL for this endpoint")
             return _document(self.wsdl.service_document(service.wsdl, base_url=base, endpoint=path))
         if not post:
@@ -195,7 +201,7 @@ class SoapApp:
         if body is None:
             return self._refuse(post, 413, f"request body exceeds {self.max_body_bytes} bytes", self.vocab.too_large)
         context = _Context(base_url=base, path=path, path_params=params, tls=scope.get("scheme") == "https",
-                           unauthenticated=_uplink_principal(scope))
+                           unauthenticated=self.pre_authenticated(scope) or ANONYMOUS)
         status, payload = await _unless_client_leaves(self._soap(body, service, context), receive)
         return _Response(status, payload, SOAP_CONTENT_TYPE)
 
@@ -210,7 +216,7 @@ class SoapApp:
             operation = service.operations.get(envelope.body.tag)
             if operation is None:
                 raise service.unknown(envelope.body.tag)
-            principal = self._authenticate(envelope, tls=context.tls, unauthenticated=context.unauthenticated)
+            principal = await self._authenticate(envelope, tls=context.tls, unauthenticated=context.unauthenticated)
             self.authorizer(principal, operation.access)
             request = Request(envelope=envelope, body=envelope.body, base_url=context.base_url, path=context.path,
                               path_params=context.path_params, principal=principal, state=self.state)
@@ -231,11 +237,14 @@ class SoapApp:
         fault = SoapFault(SENDER, reason, subcodes=subcodes, http_status=status)
         return _Response(status, self._fault(fault, None), SOAP_CONTENT_TYPE, allow)
 
-    def _authenticate(self, envelope: Envelope, *, tls: bool, unauthenticated: Principal) -> Principal:
+    async def _authenticate(self, envelope: Envelope, *, tls: bool, unauthenticated: Principal) -> Principal:
         if envelope.security is None:
             return unauthenticated
-        return verify_username_token(envelope.security, lookup=self.credentials, nonces=self.nonces,
-                                     now=self.clock(), tls=tls, vocab=self.vocab, skew=self.created_skew)
+        now = self.clock()
+        token = read_username_token(envelope.security, now=now, tls=tls, vocab=self.vocab, skew=self.created_skew)
+        record = await self.credentials(token.username)
+        return check_username_token(token, record, nonces=self.nonces, now=now, vocab=self.vocab,
+                                    skew=self.created_skew)
 
     def _fault(self, fault: SoapFault, relates_to: str | None) -> bytes:
         try:
@@ -247,14 +256,6 @@ class SoapApp:
     def _internal(self, relates_to: str | None) -> bytes:
         fault = SoapFault(RECEIVER, "internal error", subcodes=self.vocab.internal)
         return build_fault(fault, relates_to=relates_to, nsmap=self.nsmap)
-
-
-def _uplink_principal(scope: Scope) -> Principal:
-    """The uplink's principal for a tunnelled request (the first level of its UserLevel), else anonymous."""
-    uplink = (scope.get("extensions") or {}).get(UPLINK_EXTENSION)
-    if not uplink or not str(uplink.get("level", "")).split():
-        return ANONYMOUS
-    return Principal(name=f"uplink:{uplink['remote']}", level=str(uplink["level"]).split()[0])
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -1,9 +1,10 @@
 """What a SOAP endpoint is: a table from body QName to operation.
 
-The SOAP core knows nothing of ONVIF.  The layers above describe each endpoint
-as a :class:`Service` — its operations, the access class each requires, and how
-to fault an operation it does not know — and the core does the rest: parse,
-authenticate, authorise, dispatch, wrap the reply or the fault.
+The SOAP core knows nothing of the services it serves.  The layers above
+describe each endpoint as a :class:`Service` — its operations, the access class
+each requires, and how to fault an operation it does not know — and the core
+does the rest: parse, authenticate, authorise, dispatch, wrap the reply or the
+fault.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class Principal:
     """Who sent a request: an authenticated user name and its level, or anonymous."""
 
     name: str | None
-    level: str  # opaque to the SOAP core; the ONVIF layer gives it meaning
+    level: str  # opaque to the SOAP core; the application gives it meaning
 
 
 ANONYMOUS = Principal(name=None, level="Anonymous")
@@ -58,8 +59,9 @@ class Service:
     """One endpoint: its operations by body QName (Clark notation).
 
     ``unknown`` builds the fault for a body QName not in ``operations``.
-    ``wsdl`` is the path (below the WSDL root ``/onvif/wsdl/``) of the
-    document served at ``<endpoint>?wsdl``, e.g. ``gateway/event_service.wsdl``.
+    ``wsdl`` is the path (below the application's WSDL mount, see
+    :class:`gateway.soap.wsdl.WsdlFiles`) of the document served at
+    ``<endpoint>?wsdl``.
     ``path_params`` are fixed parameters handed to every request of this
     service; a templated route's own parameters override them.
     """
@@ -74,5 +76,10 @@ class Service:
 #: raises the SoapFault to send when it may not.
 Authorizer = Callable[[Principal, str], None]
 
-#: Looks a user up for WS-UsernameToken verification: name -> (password, level).
-CredentialLookup = Callable[[str], "tuple[str, str] | None"]
+#: Looks a user up for WS-UsernameToken verification: name -> (password, level), None if unknown.
+#: Awaited on the event loop: a lookup that blocks (a database query) runs in a worker thread.
+CredentialLookup = Callable[[str], Awaitable["tuple[str, str] | None"]]
+
+#: Who a request without WS-Security is, given its ASGI scope; None for anonymous.  The application
+#: grants requests that arrived pre-authenticated (through a tunnel it set up itself) a principal here.
+PreAuthenticated = Callable[[Mapping[str, Any]], "Principal | None"]

@@ -1,14 +1,15 @@
 """Which endpoint a request addresses: URL path → :class:`Service`, and the base URL the client used.
 
-Route patterns are exact paths (``/onvif/device_service``) or templates whose
+Route patterns are exact paths (``/svc/device``) or templates whose
 ``{name}`` segments each match one non-empty path segment
-(``/onvif/pullpoint/{id}``).  Exact paths win over templates; templates are
+(``/svc/subscription/{id}``).  Exact paths win over templates; templates are
 tried in the order given.
 
 The base URL is ``scheme://host[:port]`` exactly as the client wrote it in
 ``Host`` (HTTP/2 ``:authority``), because addresses handed back to it —
-XAddrs, pull-point addresses — must match what it used (digest §2.5).  A Host
-header outside a conservative grammar is refused rather than echoed into XML.
+service and subscription addresses — must match what it used (digest §2.5).
+A Host header outside a conservative grammar is refused rather than echoed
+into XML.
 """
 from __future__ import annotations
 

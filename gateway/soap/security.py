@@ -14,6 +14,11 @@ Rule 2: a nonce accepted once is refused until its Created + ``skew`` has
 Every refusal is ``env:Sender`` + ``vocab.not_authorized`` with HTTP 400 (a
 UsernameToken-only server answers 400, digest §2.15), and no refusal says
 whether the user exists.  Passwords are never logged nor echoed.
+
+Verification comes in two halves so that the user's record can be fetched
+between them without holding the event loop: :func:`read_username_token` does
+every check that needs no record, :func:`check_username_token` the password
+and the nonce.
 """
 from __future__ import annotations
 
@@ -22,11 +27,13 @@ import binascii
 import hashlib
 import heapq
 import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
-from gateway.soap.dispatch import CredentialLookup, Principal
+from gateway.soap.dispatch import Principal
 from gateway.soap.fault import RECEIVER, SENDER, FaultVocabulary, SoapFault
 from gateway.soap.ns import WSSE, WSU, qn
 
@@ -40,7 +47,6 @@ MAX_NONCE_BYTES = 64
 _PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
 PASSWORD_DIGEST = _PROFILE + "#PasswordDigest"
 PASSWORD_TEXT = _PROFILE + "#PasswordText"
-_BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 _BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
 #: Compared against when the user is unknown, so both refusals cost the same.
@@ -83,69 +89,111 @@ class NonceCache:
         return True
 
 
+@dataclass(frozen=True, kw_only=True)
+class UsernameToken:
+    """A ``wsse:UsernameToken`` that passed every check needing no credentials (:func:`read_username_token`)."""
+
+    username: str
+    kind: str  # PASSWORD_DIGEST or PASSWORD_TEXT
+    sent: bytes  # the wsse:Password text as sent
+    nonce: bytes  # decoded
+    created: str  # the wsu:Created text, as the digest covers it
+    created_at: datetime
+
+
+def read_username_token(
+    security_el: etree._Element,
+    *,
+    now: datetime,
+    tls: bool,
+    vocab: FaultVocabulary,
+    skew: timedelta = CREATED_SKEW,
+) -> UsernameToken:
+    """The ``wsse:UsernameToken`` in ``security_el``, checked as far as it can be without the user's record.
+
+    Raises the Sender fault for a token that is malformed, stale, or a
+    PasswordText without TLS; the caller then looks the user up (possibly
+    off the event loop) and finishes with :func:`check_username_token`.
+    """
+    token = security_el.find(qn(WSSE, "UsernameToken"))
+    if token is None:
+        raise _refuse(vocab, "wsse:Security carries no wsse:UsernameToken")
+    username = _text(token, qn(WSSE, "Username"))
+    password_el = token.find(qn(WSSE, "Password"))
+    nonce_el = token.find(qn(WSSE, "Nonce"))
+    created = _text(token, qn(WSU, "Created"))
+    if username is None or password_el is None:
+        raise _refuse(vocab, "UsernameToken lacks Username or Password")
+    if nonce_el is None or created is None:
+        raise _refuse(vocab, "UsernameToken lacks wsse:Nonce or wsu:Created")
+    if nonce_el.get("EncodingType", _BASE64) != _BASE64:
+        raise _refuse(vocab, "wsse:Nonce must be Base64Binary")
+    try:
+        nonce = base64.b64decode((nonce_el.text or "").strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise _refuse(vocab, "wsse:Nonce is not valid base64") from None
+    if not 0 < len(nonce) <= MAX_NONCE_BYTES:
+        raise _refuse(vocab, f"wsse:Nonce must decode to 1..{MAX_NONCE_BYTES} bytes")
+    created_at = _parse_created(created)
+    if created_at is None:
+        raise _refuse(vocab, "wsu:Created is not an xs:dateTime")
+    if abs(now - created_at) > skew:
+        raise _refuse(vocab, "wsu:Created is outside the accepted clock skew")
+
+    kind = password_el.get("Type", PASSWORD_TEXT)
+    if kind == PASSWORD_TEXT and not tls:
+        raise _refuse(vocab, "PasswordText is accepted over TLS only")
+    if kind not in (PASSWORD_TEXT, PASSWORD_DIGEST):
+        raise _refuse(vocab, "unsupported wsse:Password Type")
+    return UsernameToken(username=username, kind=kind, sent=(password_el.text or "").strip().encode(), nonce=nonce,
+                         created=created, created_at=created_at)
+
+
+def check_username_token(
+    token: UsernameToken,
+    record: tuple[str, str] | None,
+    *,
+    nonces: NonceCache,
+    now: datetime,
+    vocab: FaultVocabulary,
+    skew: timedelta = CREATED_SKEW,
+) -> Principal:
+    """Authenticate ``token`` against the user's ``record`` (password, level), None for an unknown user."""
+    password, level = record if record is not None else (_DUMMY_PASSWORD, "")
+    if token.kind == PASSWORD_DIGEST:
+        expected = base64.b64encode(hashlib.sha1(token.nonce + token.created.encode() + password.encode()).digest())
+    else:
+        expected = password.encode()
+    if not hmac.compare_digest(token.sent, expected) or record is None:
+        raise _refuse(vocab, "authentication failed")
+
+    try:
+        fresh = nonces.claim(token.nonce, now=now, until=token.created_at + skew)
+    except NonceCacheFull:
+        raise SoapFault(RECEIVER, "too many recent authentications; retry later",
+                        subcodes=vocab.internal, http_status=503) from None
+    if not fresh:
+        raise _refuse(vocab, "wsse:Nonce has been used already")
+    return Principal(name=token.username, level=level)
+
+
 def verify_username_token(
     security_el: etree._Element,
     *,
-    lookup: CredentialLookup,
+    lookup: Callable[[str], tuple[str, str] | None],
     nonces: NonceCache,
     now: datetime,
     tls: bool,
     vocab: FaultVocabulary,
     skew: timedelta = CREATED_SKEW,
 ) -> Principal:
-    """Authenticate the ``wsse:UsernameToken`` in ``security_el``; raise a Sender fault if it fails."""
+    """Authenticate the ``wsse:UsernameToken`` in ``security_el`` with a synchronous ``lookup``."""
+    token = read_username_token(security_el, now=now, tls=tls, vocab=vocab, skew=skew)
+    return check_username_token(token, lookup(token.username), nonces=nonces, now=now, vocab=vocab, skew=skew)
 
-    def refuse(reason: str) -> SoapFault:
-        return SoapFault(SENDER, reason, subcodes=vocab.not_authorized, http_status=400)
 
-    token = security_el.find(qn(WSSE, "UsernameToken"))
-    if token is None:
-        raise refuse("wsse:Security carries no wsse:UsernameToken")
-    username = _text(token, qn(WSSE, "Username"))
-    password_el = token.find(qn(WSSE, "Password"))
-    nonce_el = token.find(qn(WSSE, "Nonce"))
-    created = _text(token, qn(WSU, "Created"))
-    if username is None or password_el is None:
-        raise refuse("UsernameToken lacks Username or Password")
-    if nonce_el is None or created is None:
-        raise refuse("UsernameToken lacks wsse:Nonce or wsu:Created")
-    if nonce_el.get("EncodingType", _BASE64) != _BASE64:
-        raise refuse("wsse:Nonce must be Base64Binary")
-    try:
-        nonce = base64.b64decode((nonce_el.text or "").strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise refuse("wsse:Nonce is not valid base64") from None
-    if not 0 < len(nonce) <= MAX_NONCE_BYTES:
-        raise refuse(f"wsse:Nonce must decode to 1..{MAX_NONCE_BYTES} bytes")
-    created_at = _parse_created(created)
-    if created_at is None:
-        raise refuse("wsu:Created is not an xs:dateTime")
-    if abs(now - created_at) > skew:
-        raise refuse("wsu:Created is outside the accepted clock skew")
-
-    kind = password_el.get("Type", PASSWORD_TEXT)
-    if kind == PASSWORD_TEXT and not tls:
-        raise refuse("PasswordText is accepted over TLS only")
-    if kind not in (PASSWORD_TEXT, PASSWORD_DIGEST):
-        raise refuse("unsupported wsse:Password Type")
-    record = lookup(username)
-    password, level = record if record is not None else (_DUMMY_PASSWORD, "")
-    sent = (password_el.text or "").strip().encode()
-    if kind == PASSWORD_DIGEST:
-        expected = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest())
-    else:
-        expected = password.encode()
-    if not hmac.compare_digest(sent, expected) or record is None:
-        raise refuse("authentication failed")
-
-    try:
-        fresh = nonces.claim(nonce, now=now, until=created_at + skew)
-    except NonceCacheFull:
-        raise SoapFault(RECEIVER, "too many recent authentications; retry later",
-                        subcodes=vocab.internal, http_status=503) from None
-    if not fresh:
-        raise refuse("wsse:Nonce has been used already")
-    return Principal(name=username, level=level)
+def _refuse(vocab: FaultVocabulary, reason: str) -> SoapFault:
+    return SoapFault(SENDER, reason, subcodes=vocab.not_authorized, http_status=400)
 
 
 def _text(parent: etree._Element, tag: str) -> str | None:

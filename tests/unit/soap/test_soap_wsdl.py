@@ -12,24 +12,25 @@ import zeep
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from lxml import etree
-from soapkit import UNKNOWN_ACTION, VOCAB, call, make_app, raw_call
+from soapkit import UNKNOWN_ACTION, VOCAB, call, lookup_in, make_app, raw_call
 from zeep.exceptions import Fault as ZeepFault
 from zeep.wsse.username import UsernameToken
 
 from gateway.onvif.ns import NSMAP, TER, TEV
+from gateway.onvif.wsdl_files import OWN_ROOT, WSDL_MOUNT, official_root, wsdl_files
 from gateway.soap.asgi import SoapApp
 from gateway.soap.dispatch import Operation, Request, Service
 from gateway.soap.fault import SENDER, SoapFault
 from gateway.soap.ns import qn
-from gateway.soap.wsdl import ADDRESS_PLACEHOLDER, WsdlFiles, official_root, own_root
+from gateway.soap.wsdl import ADDRESS_PLACEHOLDER, WsdlFiles
 
 EVENT_WSDL = "ver10/events/wsdl/event.wsdl"
 
 
 def test_both_trees_are_found() -> None:
-    official, own = official_root(), own_root()
+    official, own = official_root(), OWN_ROOT
     assert official is not None and (official / EVENT_WSDL).is_file()
-    assert own is not None and {p.name for p in own.iterdir()} >= {
+    assert {p.name for p in own.iterdir()} >= {
         "device_service.wsdl", "event_service.wsdl", "resourcequery.xsd"}
 
 
@@ -39,7 +40,7 @@ def test_official_and_own_files_are_served_unmodified() -> None:
     assert response.status_code == 200 and response.headers["content-type"] == "application/xml"
     assert response.content == (official_root() / EVENT_WSDL).read_bytes()
     own = call(app, "GET", "/onvif/wsdl/gateway/event_service.wsdl")
-    assert own.content == (own_root() / "event_service.wsdl").read_bytes()
+    assert own.content == (OWN_ROOT / "event_service.wsdl").read_bytes()
     assert ADDRESS_PLACEHOLDER.encode() in own.content
     assert call(app, "GET", "/onvif/wsdl/schema/common/soap-envelope").status_code == 200
 
@@ -79,13 +80,41 @@ def test_symlink_out_of_the_tree_is_not_followed(tmp_path: Path) -> None:
     outside.write_bytes(b"<secret/>")
     (root / "link.xsd").symlink_to(outside)
     (root / "fine.xsd").write_bytes(b"<fine/>")
-    files = WsdlFiles(root, None)
+    files = WsdlFiles(WSDL_MOUNT, official=root, own=None, own_prefix="gateway/")
     assert (files.static("link.xsd"), files.static("fine.xsd")) == (None, b"<fine/>")
     assert files.static("gateway/fine.xsd") is None  # no own tree
 
 
+def test_the_mount_and_the_own_prefix_are_the_callers(tmp_path: Path) -> None:
+    official, own = tmp_path / "official", tmp_path / "own"
+    (official / "std").mkdir(parents=True)
+    own.mkdir()
+    (official / "std" / "svc.wsdl").write_bytes(b"<std/>")
+    (own / "svc.wsdl").write_text(f'<d><import location="docs/std/svc.wsdl"/><a location="{ADDRESS_PLACEHOLDER}"/></d>')
+    service = Service(operations={}, unknown=_unknown, wsdl="mine/svc.wsdl")
+    app = SoapApp(
+        {"/svc": service, "/deep/er/{id}": service}, authorizer=lambda principal, access: None,
+        credentials=lookup_in({}), vocab=VOCAB, nsmap=NSMAP,
+        wsdl=WsdlFiles("/docs/", official=official, own=own, own_prefix="mine/"))
+    assert call(app, "GET", "/docs/std/svc.wsdl").content == b"<std/>"
+    assert call(app, "GET", "/docs/mine/svc.wsdl").content == (own / "svc.wsdl").read_bytes()
+    assert call(app, "GET", "/onvif/wsdl/" + EVENT_WSDL).status_code == 404
+    assert call(app, "GET", "/svc?wsdl", base="http://h:1").text == \
+        '<d><import location="docs/std/svc.wsdl"/><a location="http://h:1/svc"/></d>'
+    assert call(app, "GET", "/deep/er/7?wsdl", base="http://h:1").text == \
+        '<d><import location="../../docs/std/svc.wsdl"/><a location="http://h:1/deep/er/7"/></d>'
+    with pytest.raises(ValueError):
+        WsdlFiles("/docs", official=official, own=own, own_prefix="mine/")
+
+
+def test_without_wsdl_files_no_document_is_served() -> None:
+    app = make_app(wsdl=None)
+    assert call(app, "GET", "/onvif/event_service?wsdl").status_code == 404
+    assert call(app, "GET", "/onvif/wsdl/" + EVENT_WSDL).status_code == 404
+
+
 def test_resourcequery_xsd_is_a_schema_for_the_four_filters() -> None:
-    schema = etree.XMLSchema(etree.parse(str(own_root() / "resourcequery.xsd")))
+    schema = etree.XMLSchema(etree.parse(str(OWN_ROOT / "resourcequery.xsd")))
     tt = 'xmlns="http://www.onvif.org/ver10/schema"'
     good = [(f"<LocationFilter {tt}><lon>118.79</lon><lat>32.06</lat><height>3</height><radius>100</radius>"
              f"<includeUnknown>true</includeUnknown></LocationFilter>"),
@@ -137,8 +166,8 @@ def _onvif_app(ready: threading.Event) -> SoapApp:
 
     return SoapApp({"/onvif/event_service": events, "/onvif/device_service": device,
                     "/onvif/pullpoint/{id}": events},
-                   authorizer=lambda principal, access: None, credentials={"alice": ("wonderland", "User")}.get,
-                   vocab=VOCAB, nsmap=NSMAP, on_startup=started)
+                   authorizer=lambda principal, access: None, credentials=lookup_in({"alice": ("wonderland", "User")}),
+                   vocab=VOCAB, nsmap=NSMAP, on_startup=started, wsdl=wsdl_files())
 
 
 @pytest.fixture(scope="module")
