@@ -37,7 +37,8 @@ def normalise_level(text: str) -> str:
     for level in USER_LEVELS:
         if text.strip().lower() == level.lower():
             return level
-    raise ValueError(f"unknown user level {text!r} (expected one of: {', '.join(l.lower() for l in USER_LEVELS)})")
+    expected = ", ".join(name.lower() for name in USER_LEVELS)
+    raise ValueError(f"unknown user level {text!r} (expected one of: {expected})")
 
 
 def authorize(principal: Principal, access: str) -> None:
