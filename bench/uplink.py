@@ -106,7 +106,7 @@ PAGE = 100
 #: Acceptance (the issue): one gateway process holds 1,000 uplinks; through one uplink >= half the direct rate.
 UPLINKS_WANTED = 1000
 RATIO_MIN = 0.5
-KEEPALIVE_RULE = 30.0  # digest §3.4: no packet for 30 s -> the device closes and reconnects
+KEEPALIVE_RULE = 30.0  # docs/wire-format.md §9.4: no packet for 30 s -> the device closes and reconnects
 START_TIMEOUT = 120.0
 CONNECT_BATCH = 50
 SETTLE = 10.0
@@ -380,7 +380,7 @@ class PullPoint:
 
 class PullPool:
     """Pull points with >= 100 pending resources each; one per in-flight request (a pull point serves one
-    PullMessages at a time, digest §2.7 rule 7)."""
+    PullMessages at a time, docs/wire-format.md §6.4 rule 7)."""
 
     def __init__(self, create: Send, credentials: tuple[str, str], pages: int) -> None:
         self._create, self._credentials, self.pages = create, credentials, pages

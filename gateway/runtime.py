@@ -138,7 +138,8 @@ class CredentialCache:
 
 def tunnelled(scope: Mapping[str, Any]) -> Principal | None:
     """Who a request without WS-Security is: for one that arrived through an uplink this gateway opened
-    (the scope extension its connector sets), the uplink's configured level (digest §3.3); else anonymous."""
+    (the scope extension its connector sets), the uplink's configured level (docs/wire-format.md §9.3); else
+    anonymous."""
     uplink = (scope.get("extensions") or {}).get(UPLINK_EXTENSION)
     if not uplink:
         return None
@@ -240,7 +241,7 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
         if uplink is not None:
             listening, context, limits = uplink
             group.create_task(UplinkListener(listening, context, catalog, links, limits=limits).serve(stop))
-        # Uplinks serve the same app to remote clients over the connections this gateway opens (digest §3).
+        # Uplinks serve the same app to remote clients over the connections this gateway opens (docs/wire-format.md §9).
         group.create_task(Connector(catalog, app).run(stop))
 
 

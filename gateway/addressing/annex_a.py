@@ -1,6 +1,6 @@
 """The 20-digit device ID of IEC 62676-2-33 Annex A (GB/T 28181 style), as a token prefix.
 
-Layout (digest §1.13); positions are 1-based::
+Layout (docs/wire-format.md §3.4); positions are 1-based::
 
     position  1-2       3-4   5-6       7-8   9-10    11-13        14       15-20
     field     province  city  district  unit  agency  device type  network  serial
@@ -8,7 +8,7 @@ Layout (digest §1.13); positions are 1-based::
 
 The serial field of the annex is 7 digits: the network ID, then 6 digits.  (The
 annex's worked examples split those 7 digits differently; the field layout is
-what this module follows, digest §6 item 14.)
+what this module follows, docs/decisions.md §8.12.)
 
 The zone is the GB/T 2260 division (province, city, district) plus a
 user-defined unit (``00`` = the surveillance centre).  The code tables of the
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LENGTH = 20  # 8 zone + 2 agency + 3 type + 1 network + 6 serial (digest §1.13)
+LENGTH = 20  # 8 zone + 2 agency + 3 type + 1 network + 6 serial (docs/wire-format.md §3.4)
 _DIGITS = "0123456789"  # str.isdigit() would also accept non-ASCII digits
 
 
@@ -40,7 +40,7 @@ PROVINCES: dict[str, str] = {
     "71": "Taiwan", "81": "Hong Kong", "82": "Macao",
 }  # fmt: skip
 
-#: Annex A table "Industry Coding": the named agency codes (digest §1.13).
+#: Annex A table "Industry Coding": the named agency codes (docs/wire-format.md §3.4).
 AGENCIES: dict[int, str] = {
     0: "Urban Roadway", 1: "Society Community", 2: "Social Security Agency", 3: "Other Security Agencies",
     4: "Traffic Roadway", 5: "Traffic Checkpoints", 6: "Traffic Management Agency",
@@ -60,7 +60,7 @@ AGENCY_GROUPS: tuple[tuple[int, int, str, str], ...] = (
     (90, 99, "Other Entities", "reserved 4"),
 )
 
-#: Annex A device type codes listed one by one (digest §1.13).
+#: Annex A device type codes listed one by one (docs/wire-format.md §3.4).
 DEVICE_TYPES: dict[int, str] = {
     111: "DVR", 112: "Video Server", 113: "Encoder", 114: "Decoder", 115: "Video Switching Matrix",
     116: "Audio Switching Matrix", 117: "Alarm Controller", 118: "NVR",
@@ -96,7 +96,7 @@ DEVICE_TYPE_RANGES: tuple[tuple[int, int, str], ...] = (
     (600, 699, "Extended Type"),
 )
 
-#: Device categories by code range (digest §1.13); 150-199 and codes outside have none.
+#: Device categories by code range (docs/wire-format.md §3.4); 150-199 and codes outside have none.
 DEVICE_CATEGORIES: tuple[tuple[int, int, str], ...] = (
     (111, 130, "front-end device"),
     (131, 149, "peripheral device"),
@@ -107,7 +107,7 @@ DEVICE_CATEGORIES: tuple[tuple[int, int, str], ...] = (
     (600, 699, "extended type"),
 )
 
-#: The network ID digit that opens the 7-digit serial field (digest §1.13).
+#: The network ID digit that opens the 7-digit serial field (docs/wire-format.md §3.4).
 NETWORKS: tuple[str, ...] = (
     *("surveillance alarm network",) * 5,  # 0-4
     "public security network",  # 5
@@ -201,7 +201,7 @@ def _district(d: DeviceId) -> str:
 
 def _unit(d: DeviceId) -> str:
     if d.unit == "00":
-        return "surveillance centre"  # digest §1.13: unit 00 = the Surveillance Center
+        return "surveillance centre"  # docs/wire-format.md §3.4: unit 00 = the Surveillance Center
     return f"unit {d.unit} (user-defined, e.g. a police station)"
 
 

@@ -1,8 +1,9 @@
-"""Token context: how a downstream segment's tokens become this gateway's tokens (digest §1.3, §6 item 13).
+"""Token context: how a downstream segment's tokens become this gateway's tokens (docs/wire-format.md §3.3,
+docs/decisions.md §8.11).
 
 A client may only use tokens it received from *this* gateway, so every token
 coming up from a segment is mapped once and the mapping is persisted by the
-catalog (DESIGN decision 7).  The rules here are pure; the catalog applies them
+catalog (docs/decisions.md §7).  The rules here are pure; the catalog applies them
 inside a write transaction so that two segments can never claim one prefix.
 
 Rule 1.  A segment token ``P:L`` keeps its prefix ``P`` when ``P`` is valid,

@@ -1,7 +1,7 @@
 """Remote tokens: ``Prefix ":" LocalToken``, the gateway's global resource address.
 
-Every resource the gateway hands out is named by a remote token (digest §1.2,
-DESIGN decision 7).  The prefix names the device (one prefix per device, so a
+Every resource the gateway hands out is named by a remote token (docs/wire-format.md §3.2,
+docs/decisions.md §7).  The prefix names the device (one prefix per device, so a
 client can group tokens by device and a PrefixFilter can select them); the
 local part names the resource on that device.  The rules enforced here:
 
@@ -10,7 +10,7 @@ local part names the resource on that device.  The rules enforced here:
 - neither part is empty, and neither contains whitespace or control characters
   (a token travels in XML attributes and URLs, where those are mangled).
 
-Parsing is lenient where the digest says "tolerate": :func:`split_remote_token`
+Parsing is lenient where the specification says "tolerate": :func:`split_remote_token`
 splits at the first colon and accepts a colon in the local part; validation
 (:func:`validate_remote_token`) is what the gateway applies to tokens it makes.
 """
@@ -19,9 +19,9 @@ from __future__ import annotations
 import unicodedata
 
 #: ``tt:ReferenceToken`` has ``maxLength 64`` in common.xsd, whose annotation
-#: points at the remote-token clause (digest §1.2).
+#: points at the remote-token clause (docs/wire-format.md §3.2).
 MAX_TOKEN = 64
-#: The local part may be an RFC 4122 UUID string, which is 36 characters (digest §1.2).
+#: The local part may be an RFC 4122 UUID string, which is 36 characters (docs/wire-format.md §3.2).
 MAX_LOCAL = 36
 #: The longest prefix that still leaves room for the colon and a one-character local part.
 MAX_PREFIX = MAX_TOKEN - 2
@@ -44,7 +44,7 @@ def bad_character(text: str) -> str | None:
 
 
 def split_remote_token(token: str) -> tuple[str, str]:
-    """``(prefix, local)``, split at the first colon (digest §1.2 (rec)).
+    """``(prefix, local)``, split at the first colon (docs/wire-format.md §3.2 (rec)).
 
     A prefix never contains a colon; a local token "should" not, so a second
     colon stays in the local part.  Raises :class:`TokenError` without a colon.
@@ -60,7 +60,7 @@ def validate_prefix(prefix: str) -> str:
     if not prefix:
         raise TokenError("empty prefix")
     if SEPARATOR in prefix:
-        raise TokenError(f"prefix {prefix!r} contains ':'")  # digest §1.2: a prefix never does
+        raise TokenError(f"prefix {prefix!r} contains ':'")  # docs/wire-format.md §3.2: a prefix never does
     bad = bad_character(prefix)
     if bad is not None:
         raise TokenError(f"prefix {prefix!r} contains whitespace or control character {bad!r}")
@@ -73,7 +73,7 @@ def validate_prefix(prefix: str) -> str:
 
 
 def validate_remote_token(token: str) -> tuple[str, str]:
-    """``(prefix, local)`` of a token that obeys every rule of digest §1.2, else :class:`TokenError`."""
+    """``(prefix, local)`` of a token that obeys every rule of docs/wire-format.md §3.2, else :class:`TokenError`."""
     if not token:
         raise TokenError("empty remote token")
     bad = bad_character(token)

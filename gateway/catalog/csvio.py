@@ -5,7 +5,7 @@ UTF-8 (a BOM is skipped), a header row naming the columns in any order::
     token,kind,name,lat,lon,elevation,scopes,offline
 
 Only ``token`` is required.  Per row: ``token`` is a valid remote token
-(digest §1.2); ``kind`` defaults to MediaProfile; ``lat`` and ``lon`` are both
+(docs/wire-format.md §3.2); ``kind`` defaults to MediaProfile; ``lat`` and ``lon`` are both
 empty (location unknown) or both numbers in WGS84 range; ``elevation`` is
 empty or a number; ``scopes`` is a whitespace-separated list of URIs;
 ``offline`` is ``true``, ``false`` or empty.  An empty ``name`` is no name.

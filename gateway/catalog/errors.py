@@ -44,7 +44,7 @@ class KeyInUse(CatalogError):
 
 
 class UplinkProblem(str, Enum):
-    """Which rule of an uplink configuration (digest §3.7) a refused one broke."""
+    """Which rule of an uplink configuration (docs/wire-format.md §9.5) a refused one broke."""
 
     PROTOCOL = "protocol"  # the RemoteAddress scheme is not https or wss
     ADDRESS = "address"  # the RemoteAddress is not a usable URL

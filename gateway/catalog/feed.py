@@ -1,4 +1,4 @@
-"""The change feed: every change to a resource, numbered in commit order (DESIGN decision 5).
+"""The change feed: every change to a resource, numbered in commit order (docs/decisions.md §5).
 
 Theory of operation.  A pull point is a cursor: it reads "changes with seq >
 n".  That is only sound if no change can ever commit later with a seq at or

@@ -1,6 +1,6 @@
 """The keystore: client certificates with their keys, CA bundles and access tokens, referenced by id.
 
-Uplink configurations name their credentials by keystore id (digest §3.7):
+Uplink configurations name their credentials by keystore id (docs/wire-format.md §9.5):
 ``CertificateID`` an entry of kind ``certificate``, ``CertPathValidationPolicyID``
 one of kind ``ca``, ``AuthorizationServer`` one of kind ``token``.
 

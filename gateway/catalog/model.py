@@ -48,7 +48,7 @@ class Segment:
     password: str
     verify_tls: bool = True
     ca_file: str | None = None
-    #: PullMessages Timeout on the segment: the live-check interval (digest §1.11).
+    #: PullMessages Timeout on the segment: the live-check interval (docs/wire-format.md §6.5).
     heartbeat: float = 10.0
     state: str = "new"  # new | syncing | up | down
     last_seen: dt.datetime | None = None
@@ -69,7 +69,7 @@ class Segment:
 
 @dataclass(kw_only=True)
 class UplinkConfig:
-    """One ONVIF Uplink configuration (digest §3.7): this gateway, behind a firewall, connects upward.
+    """One ONVIF Uplink configuration (docs/wire-format.md §9.5): this gateway, behind a firewall, connects upward.
 
     Keyed by ``remote_address`` (``https://`` native h2c-reverse, ``wss://`` over
     WebSocket).  Exactly one of ``certificate_id`` (mTLS) and

@@ -1,7 +1,7 @@
 """Persisted token context: the prefix this gateway uses for each device prefix of each segment.
 
 The rules are gateway.addressing.context's; this module makes them durable
-(DESIGN decision 7).  A device prefix is claimed the first time a segment
+(docs/decisions.md §7).  A device prefix is claimed the first time a segment
 presents it, inside the feed writer's locked transaction, so two segments
 can never claim one prefix, and the claim is never given back: removing and
 re-adding a segment, restarting or re-syncing yields the same tokens.

@@ -1,4 +1,4 @@
-"""Persisted pull points: a subscription's filter, cursor and lifetime (DESIGN decision 5).
+"""Persisted pull points: a subscription's filter, cursor and lifetime (docs/decisions.md §5).
 
 Any gateway process sharing the database can serve any pull point, and pull
 points survive restarts, because their whole state lives in this table.

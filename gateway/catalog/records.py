@@ -22,7 +22,7 @@ from gateway.vocabulary.scopes import scope_key
 
 #: ids per ``IN (...)`` when loading scopes: far below SQLite's 32766 bound variables.
 IN_CHUNK = 500
-#: The longest token the ``resource.token`` column holds (tt:ReferenceToken, digest §1.2).
+#: The longest token the ``resource.token`` column holds (tt:ReferenceToken, docs/wire-format.md §3.2).
 MAX_TOKEN = 64
 
 COLUMNS = (

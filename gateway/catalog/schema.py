@@ -49,7 +49,7 @@ def _bytewise(length: int | None = None) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
-#: Up to 64 characters: ``tt:ReferenceToken`` (digest §1.2).
+#: Up to 64 characters: ``tt:ReferenceToken`` (docs/wire-format.md §3.2).
 TOKEN = _bytewise(64)
 #: A sequence number of the change feed: grows for ever, so 64 bits.
 SEQ = BigInteger().with_variant(Integer, "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
@@ -147,7 +147,7 @@ segment = Table(
     Index(None, "uplink_identity", unique=True),
 )
 
-#: ONVIF Uplink configurations (digest §3.7), keyed by the normalised RemoteAddress (uplinks.py).
+#: ONVIF Uplink configurations (docs/wire-format.md §9.5), keyed by the normalised RemoteAddress (uplinks.py).
 uplink = Table(
     "uplink",
     metadata,
@@ -175,7 +175,7 @@ keystore = Table(
     CheckConstraint("kind IN ('certificate', 'ca', 'token')", name="kind"),
 )
 
-#: Token context (DESIGN decision 7): the prefix this gateway uses for each device prefix a
+#: Token context (docs/decisions.md §7): the prefix this gateway uses for each device prefix a
 #: segment presents ("" for its tokens without one).  Not a foreign key: the mapping outlives
 #: the segment, so removing and re-adding it gives the same tokens.
 prefix_map = Table(

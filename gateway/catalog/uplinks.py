@@ -1,4 +1,5 @@
-"""Uplinks (digest §3): the configurations this gateway connects upward with, and the segments that connect to it.
+"""Uplinks (docs/wire-format.md §9): the configurations this gateway connects upward with, and the segments that connect
+to it.
 
 Configurations.  ``SetUplink`` and ``vmsgw uplink set`` both go through
 :func:`set_uplink`, the one place their rules are checked: it raises
@@ -6,7 +7,7 @@ Configurations.  ``SetUplink`` and ``vmsgw uplink set`` both go through
 service turns into its ONVIF fault and the CLI into a one-line error, and
 writes nothing.  The connector reads :func:`get_uplinks` and reports through
 :func:`set_uplink_status`.  Decisions on what the specification leaves open
-(digest §6 items 25-27, 30):
+(docs/decisions.md §8.21, §8.22, §8.23, §8.26):
 
 - **The key.**  RemoteAddress identifies a configuration.  Scheme and host
   are compared without regard to case (RFC 3986 §6.2.2.1), everything else
@@ -61,7 +62,7 @@ OFFLINE, CONNECTING, CONNECTED = "Offline", "Connecting", "Connected"
 STATUSES = (OFFLINE, CONNECTING, CONNECTED)
 #: The longest error text kept.
 MAX_ERROR = 500
-#: Predefined roles equivalent to the user levels (digest §2.16).
+#: Predefined roles equivalent to the user levels (docs/wire-format.md §8.2).
 ROLE_PREFIX = "onvif:"
 #: The ``segment.uplink_identity`` column width.
 MAX_IDENTITY = 255

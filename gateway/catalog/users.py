@@ -8,7 +8,7 @@ from gateway.catalog.errors import CatalogError, DuplicateUser
 from gateway.catalog.model import User
 from gateway.catalog.schema import app_user
 
-#: ONVIF user levels (digest §2.16), most privileged first.
+#: ONVIF user levels (docs/wire-format.md §8.2), most privileged first.
 USER_LEVELS = ("Administrator", "Operator", "User")
 #: The ``app_user.name`` column width.
 MAX_NAME = 64

@@ -2,7 +2,7 @@
 
 Nanjing (GB/T 2260 city 320100) with six districts, each with named units
 (police-station areas) scattered around the district centre.  Every device
-gets a 20-digit Annex A device ID as its token prefix (digest §1.13) and
+gets a 20-digit Annex A device ID as its token prefix (docs/wire-format.md §3.4) and
 publishes a main and a sub-stream MediaProfile and a VideoSource per channel,
 plus a Recording where it records; an NVR has several channels.  About one
 device in fifteen is a PTZ dome at a junction, with the ``type/ptz`` scope.  A few devices
@@ -32,9 +32,9 @@ DEMO_POINT = (32.0603, 118.7969)
 SCOPE_BASE = "onvif://www.onvif.org"
 CITY_SCOPE = f"{SCOPE_BASE}/location/city/nanjing"
 PTZ_SCOPE = f"{SCOPE_BASE}/type/ptz"
-#: Network ID digit of every generated device: surveillance alarm network (digest §1.13).
+#: Network ID digit of every generated device: surveillance alarm network (docs/wire-format.md §3.4).
 NETWORK = 1
-#: Shares of devices without a known location, and offline (digest §1.6 Offline item).
+#: Shares of devices without a known location, and offline (docs/wire-format.md §4.3 Offline item).
 UNKNOWN_LOCATION_SHARE = 0.01
 OFFLINE_SHARE = 0.02
 #: Metres: how far units lie from their district centre, and devices from their unit centre.

@@ -1,4 +1,4 @@
-"""``vmsgw id explain``: decode a 20-digit Annex A device ID field by field (digest §1.13)."""
+"""``vmsgw id explain``: decode a 20-digit Annex A device ID field by field (docs/wire-format.md §3.4)."""
 from __future__ import annotations
 
 import argparse

@@ -1,6 +1,6 @@
 """A Resource Query client for any compliant server, on zeep and the official ONVIF WSDLs.
 
-The flow (digest §1.1, §2.4, §2.7, §2.9): ``GetServices`` on the device
+The flow (docs/wire-format.md §3.1, §6.2, §6.4, §6.7): ``GetServices`` on the device
 service finds the event service (``GetCapabilities`` for servers without
 it); ``CreatePullPointSubscription`` carries the filter; ``PullMessages`` is
 repeated on the subscription's own address until a pull comes back empty at
@@ -9,7 +9,7 @@ has no end marker); ``Unsubscribe`` releases the pull point.
 
 zeep builds and sends every request (WS-UsernameToken digest, WS-Addressing),
 but messages are read from the raw reply envelope, which :class:`KeepReply`
-keeps: zeep loses the topic text of ``wsnt:Topic`` (python-stack.md §8).
+keeps: zeep loses the topic text of ``wsnt:Topic`` (docs/pitfalls.md §2).
 The WSDLs are the unmodified files of the installed ``onvif`` package, so the
 client works offline.  Errors leave this module as :class:`QueryError`, one
 line each.
@@ -48,11 +48,11 @@ EVENT_BINDING = f"{{{TEV}}}EventBinding"
 PULL_POINT_BINDING = f"{{{TEV}}}PullPointSubscriptionBinding"
 SUBSCRIPTION_MANAGER_BINDING = f"{{{TEV}}}SubscriptionManagerBinding"
 
-#: Messages asked for per pull; a server may return fewer (digest §2.7 rule 5).
+#: Messages asked for per pull; a server may return fewer (docs/wire-format.md §6.4 rule 5).
 MESSAGE_LIMIT = 1000
 #: Seconds to wait for a connection and for a reply beyond the pull's own timeout.
 NETWORK_TIMEOUT = 30.0
-#: Pull point lifetime asked for at creation; every pull extends it (digest §2.7 rule 9).
+#: Pull point lifetime asked for at creation; every pull extends it (docs/wire-format.md §6.4 rule 9).
 MIN_TERMINATION_S = 60
 #: Prefixes for fault codes in messages, from the namespaces ONVIF faults use.
 _PREFIXES = {ns: prefix for prefix, ns in NSMAP.items()}

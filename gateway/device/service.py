@@ -1,4 +1,4 @@
-"""The device service: the entry point every ONVIF client calls first (digest §2.1).
+"""The device service: the entry point every ONVIF client calls first (docs/wire-format.md §2.2).
 
 Enough of it for the connect flows of ONVIF client libraries: service
 discovery (``GetServices``, and the legacy ``GetCapabilities``, in

@@ -21,7 +21,7 @@ class EventLimits:
     max_pull_points: int = 10_000
     #: PullMessages Timeout ceiling; Core asks for at least PT1M.
     max_timeout: float = 600.0
-    #: MessageLimit ceiling; larger requests are served up to this, not faulted (digest §2.7 rule 5).
+    #: MessageLimit ceiling; larger requests are served up to this, not faulted (docs/wire-format.md §6.4 rule 5).
     max_message_limit: int = 1000
     #: Lifetime of a pull point created without InitialTerminationTime.
     default_termination: float = 60.0
@@ -34,7 +34,7 @@ class EventContext:
     catalog: Catalog
     watcher: FeedWatcher
     limits: EventLimits = EventLimits()
-    #: Pull points with a PullMessages in progress in this process (digest §2.7 rule 7).
+    #: Pull points with a PullMessages in progress in this process (docs/wire-format.md §6.4 rule 7).
     busy: set[str] = field(default_factory=set)
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
 

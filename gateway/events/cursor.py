@@ -1,4 +1,4 @@
-"""A pull point is a cursor over the catalog (DESIGN decision 5).
+"""A pull point is a cursor over the catalog (docs/decisions.md §5).
 
 Theory of operation.  A subscription has two phases:
 
@@ -9,10 +9,10 @@ Theory of operation.  A subscription has two phases:
   carries the resource before and after, so the subscription decides alone
   what the change means *for its filter*: staying inside the matching set is
   ``Changed`` (unless only projected-away items differ), entering it is
-  ``Initialized``, leaving it is ``Deleted`` (DESIGN decision 8).
+  ``Initialized``, leaving it is ``Deleted`` (docs/decisions.md §8.8).
 
 Rules.  (1) The cursor only moves past a message that is returned, so nothing
-is ever discarded (digest §2.7 rule 2).  (2) The tail replays every change
+is ever discarded (docs/wire-format.md §6.4 rule 2).  (2) The tail replays every change
 after ``snap_seq`` in feed order, so the last message about a resource always
 carries its current state, even when it changed while the snapshot was being
 paged (it may then be reported more than once, never wrongly).  (3) Catalog

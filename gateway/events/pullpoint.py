@@ -1,6 +1,7 @@
-"""Each pull point's own endpoint: PullMessages, Renew, Unsubscribe, SetSynchronizationPoint (digest §2.7-2.10).
+"""Each pull point's own endpoint: PullMessages, Renew, Unsubscribe, SetSynchronizationPoint
+(docs/wire-format.md §6.4-6.8).
 
-PullMessages is the Resource Query live check (digest §1.11): pending
+PullMessages is the Resource Query live check (docs/wire-format.md §6.5): pending
 messages are answered at once; with nothing pending the request waits — on a
 future, not a thread — until the feed moves or the client's Timeout elapses,
 and an empty answer is never sent before the Timeout.
@@ -89,12 +90,12 @@ async def pull_messages(req: Request) -> SerializedBody:
         subscription = ctx.subscription(state.query_json)
         while True:
             events, state = await ctx.db(collect, ctx.catalog, state, subscription, limit)
-            # Rule 4 of digest §2.7: an empty answer only once the Timeout has fully elapsed.
+            # Rule 4 of docs/wire-format.md §6.4: an empty answer only once the Timeout has fully elapsed.
             if events or limit == 0 or loop.time() >= deadline or ctx.watcher.stopping.is_set():
                 break
             await ctx.watcher.wait(deadline)
         now = utcnow()
-        # Each pull keeps the subscription alive for at least its Timeout (digest §2.7 rule 9).
+        # Each pull keeps the subscription alive for at least its Timeout (docs/wire-format.md §6.4 rule 9).
         state.termination = max(state.termination, now + dt.timedelta(seconds=timeout))
         stored = await ctx.db(ctx.catalog.load_pull_point, state.id)
         if stored is None:
@@ -122,7 +123,7 @@ async def renew(req: Request) -> etree._Element:
     if not await ctx.db(ctx.catalog.save_pull_point, state):
         raise faults.resource_unknown("no such subscription")
     resp = element(f"{{{WSNT}}}RenewResponse")
-    # Renew answers TerminationTime first, then CurrentTime (digest §2.8).
+    # Renew answers TerminationTime first, then CurrentTime (docs/wire-format.md §6.6).
     sub(resp, f"{{{WSNT}}}TerminationTime", format_utc(state.termination))
     sub(resp, f"{{{WSNT}}}CurrentTime", format_utc(now))
     return resp
@@ -137,7 +138,7 @@ async def unsubscribe(req: Request) -> etree._Element:
 
 
 async def set_synchronization_point(req: Request) -> etree._Element:
-    """Re-send every matching resource as Initialized (digest §2.10).
+    """Re-send every matching resource as Initialized (docs/wire-format.md §6.8).
 
     The tail keeps its position, so deletions already queued are still
     delivered after the new snapshot; only the snapshot restarts.

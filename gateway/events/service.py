@@ -1,4 +1,4 @@
-"""The event service endpoint: capabilities, event properties, pull point creation (digest §2.2-2.4)."""
+"""The event service endpoint: capabilities, event properties, pull point creation (docs/wire-format.md §6.1-6.2)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -47,7 +47,7 @@ async def get_service_capabilities(req: Request) -> etree._Element:
 async def get_event_properties(req: Request) -> etree._Element:
     resp = element(f"{{{TEV}}}GetEventPropertiesResponse")
     sub(resp, f"{{{TEV}}}TopicNamespaceLocation", TOPIC_NAMESPACE_LOCATION)
-    # The set of resource kinds is fixed, but a federating gateway's topics are not (digest §2.3 rec).
+    # The set of resource kinds is fixed, but a federating gateway's topics are not (docs/wire-format.md §4.4 rec).
     sub(resp, f"{{{WSNT}}}FixedTopicSet", "false")
     resp.append(topic_set(RESOURCE_KINDS))
     sub(resp, f"{{{WSNT}}}TopicExpressionDialect", DIALECT_CONCRETE)
@@ -91,7 +91,7 @@ async def create_pull_point_subscription(req: Request) -> etree._Element:
     )
     head = await ctx.db(ctx.catalog.head_seq)
     state = PullPointState(
-        id=secrets.token_urlsafe(24),  # the address is the capability: unguessable (digest §2.5)
+        id=secrets.token_urlsafe(24),  # the address is the capability: unguessable (docs/wire-format.md §6.3)
         principal=req.principal.name or "",
         query_json=query.to_json(),
         # ChangedOnly sends no Initialized, so there is no snapshot to page through.

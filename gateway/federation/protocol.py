@@ -1,4 +1,4 @@
-"""Resource Query as the gateway speaks it to a segment, without I/O (digest §1, §2.4-2.9).
+"""Resource Query as the gateway speaks it to a segment, without I/O (docs/wire-format.md §3-5, §6.2-6.7).
 
 Requests go out as bytes; replies come back as bytes and leave as typed
 results or a :mod:`~gateway.federation.errors` exception — never anything

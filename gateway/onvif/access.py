@@ -1,4 +1,4 @@
-"""ONVIF user levels and access classes, and the authorizer the SOAP core calls (digest §2.16).
+"""ONVIF user levels and access classes, and the authorizer the SOAP core calls (docs/wire-format.md §8.2).
 
 The default access policy of ONVIF Core: which user level may use which
 access class.  Anonymous requests get only ``PRE_AUTH`` operations; anything

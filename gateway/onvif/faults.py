@@ -1,6 +1,6 @@
 """The ONVIF fault vocabulary: ``ter:`` subcodes and the WS-BaseNotification faults.
 
-Two families (digest §2.14):
+Two families (docs/wire-format.md §7):
 
 - **Generic ONVIF faults** carry ``ter:`` subcodes under ``env:Sender`` or
   ``env:Receiver`` (:func:`sender`, :func:`receiver`, ...).  Subcode arguments
@@ -8,10 +8,10 @@ Two families (digest §2.14):
 - **WS-BaseNotification faults** (CreatePullPointSubscription, PullMessages,
   Renew, Unsubscribe) put a ``wsnt:``/``wsrf-r:`` fault element, which extends
   ``wsrf-bf:BaseFaultType`` and so requires ``wsrf-bf:Timestamp``, into
-  ``env:Detail`` (digest §2.4, §2.7, §2.8, §2.14).
+  ``env:Detail`` (docs/wire-format.md §6.2, §6.4, §6.6, §7).
 
 PROJECT DECISION on the code of WS-BN faults.  Core says event faults "should"
-be ``env:Receiver`` / HTTP 500, but the DESIGN quality bar is *no 500 for a
+be ``env:Receiver`` / HTTP 500, but the quality bar (docs/decisions.md §9) is *no 500 for a
 client's mistake*, and SOAP 1.2's HTTP binding maps ``env:Sender`` to 400.  So a
 WS-BN fault caused by the request (a bad filter, topic, time, policy, an
 unknown subscription, a concurrent pull) is ``env:Sender`` with the WS-BN fault
@@ -33,7 +33,7 @@ from gateway.onvif.time import format_duration, format_utc
 from gateway.soap.fault import RECEIVER, SENDER, FaultVocabulary, SoapFault
 from gateway.soap.ns import WSA, XML, qn
 
-# Generic subcodes (digest §2.14), as local names in the ter namespace.
+# Generic subcodes (docs/wire-format.md §7.2), as local names in the ter namespace.
 WELL_FORMED = "WellFormed"
 TAG_MISMATCH = "TagMismatch"
 TAG = "Tag"
@@ -164,7 +164,7 @@ def unrecognized_policy_request(reason: str, policies: Iterable[str], *, now: dt
 
 def _time_range(name: str, reason: str, minimum: dt.datetime, maximum: dt.datetime | None,
                 now: dt.datetime | None) -> SoapFault:  # fmt: skip
-    """A termination-time fault carrying the acceptable range, as WS-BN requires (digest §2.4)."""
+    """A termination-time fault carrying the acceptable range, as WS-BN requires (docs/wire-format.md §6.2)."""
     children = [(qn(WSNT, "MinimumTime"), format_utc(minimum))]
     if maximum is not None:
         children.append((qn(WSNT, "MaximumTime"), format_utc(maximum)))
@@ -182,7 +182,7 @@ def unacceptable_termination_time(reason: str, minimum: dt.datetime, maximum: dt
 
 
 def resource_unknown(reason: str, *, now: dt.datetime | None = None) -> SoapFault:
-    """``wsrf-r:ResourceUnknownFault``: no such (or an expired) subscription (digest §2.8, §2.9)."""
+    """``wsrf-r:ResourceUnknownFault``: no such (or an expired) subscription (docs/wire-format.md §6.6, §6.7)."""
     return wsbn_fault(qn(WSRF_R, "ResourceUnknownFault"), reason, now=now)
 
 
@@ -191,7 +191,7 @@ def _wsnt(name: str, reason: str, now: dt.datetime | None, code: str = SENDER) -
 
 
 def unable_to_get_messages(reason: str, *, now: dt.datetime | None = None) -> SoapFault:
-    """A second PullMessages while one is waiting on the same subscription (digest §2.7 rule 7)."""
+    """A second PullMessages while one is waiting on the same subscription (docs/wire-format.md §6.4 rule 7)."""
     return _wsnt("UnableToGetMessagesFault", reason, now)
 
 
@@ -216,17 +216,18 @@ def invalid_producer_properties_expression(reason: str, *, now: dt.datetime | No
 
 
 def subscribe_creation_failed(reason: str, *, now: dt.datetime | None = None) -> SoapFault:
-    """Our capacity is exhausted (e.g. MaxPullPoints, digest §2.4 rec): ``env:Receiver``."""
+    """Our capacity is exhausted (e.g. MaxPullPoints, docs/wire-format.md §6.2 rec): ``env:Receiver``."""
     return _wsnt("SubscribeCreationFailedFault", reason, now, RECEIVER)
 
 
 def unable_to_destroy_subscription(reason: str, *, now: dt.datetime | None = None) -> SoapFault:
-    """Unsubscribe failed on our side (digest §2.9): ``env:Receiver``."""
+    """Unsubscribe failed on our side (docs/wire-format.md §6.7): ``env:Receiver``."""
     return _wsnt("UnableToDestroySubscriptionFault", reason, now, RECEIVER)
 
 
 def pull_messages_fault(max_timeout_s: float, max_message_limit: int) -> SoapFault:
-    """The Timeout exceeds ours: ``tev:PullMessagesFaultResponse`` with both limits (digest §2.7 rule 6)."""
+    """The Timeout exceeds ours: ``tev:PullMessagesFaultResponse`` with both limits
+    (docs/wire-format.md §6.4 rule 6)."""
     el = etree.Element(qn(TEV, "PullMessagesFaultResponse"), nsmap={"tev": TEV})
     etree.SubElement(el, qn(TEV, "MaxTimeout")).text = format_duration(max_timeout_s)
     etree.SubElement(el, qn(TEV, "MaxMessageLimit")).text = str(max_message_limit)

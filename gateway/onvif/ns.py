@@ -2,7 +2,7 @@
 
 Topic strings such as ``tns1:Resource/MediaProfile`` and item types such as
 ``tt:ReferenceToken`` are QNames inside text, so every emitted document must
-declare these prefixes (digest §0): :data:`NSMAP` is used as the root nsmap.
+declare these prefixes (docs/wire-format.md §1.2): :data:`NSMAP` is used as the root nsmap.
 """
 from gateway.soap.ns import SOAP_ENV, WSA
 
@@ -34,7 +34,7 @@ NSMAP: dict[str, str] = {
     "xs": XS,
 }
 
-# Topic expression dialects (digest §0).
+# Topic expression dialects (docs/wire-format.md §1.3).
 DIALECT_CONCRETE = "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete"
 DIALECT_CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
 DIALECT_ITEM_FILTER = "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter"

@@ -1,9 +1,9 @@
 """ONVIF time values on the wire: xs:duration, xs:dateTime and their union.
 
-ONVIF accepts UTC with ``Z`` and answers in UTC with ``Z`` (digest §2.1);
+ONVIF accepts UTC with ``Z`` and answers in UTC with ``Z`` (docs/wire-format.md §2.1);
 ``wsnt:AbsoluteOrRelativeTimeType`` (InitialTerminationTime, Renew) is the
-union xs:dateTime | xs:duration (digest §2.4, §2.8); ``PullMessages/Timeout``
-and ``MaxTimeout`` are xs:duration (digest §2.7).  Durations are turned into
+union xs:dateTime | xs:duration (docs/wire-format.md §6.2, §6.6); ``PullMessages/Timeout``
+and ``MaxTimeout`` are xs:duration (docs/wire-format.md §6.4).  Durations are turned into
 seconds with a **year of 365 days and a month of 30 days**: xs:duration leaves
 their length to the calendar they are added to, and lifetimes and timeouts
 need one number.

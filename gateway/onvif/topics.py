@@ -2,14 +2,14 @@
 
 A subscription's ``wsnt:TopicExpression`` is reduced to the set of resource
 kinds it selects (``None`` = every kind).  Two dialects are served, both
-mandatory in ONVIF (digest §0, §2.13):
+mandatory in ONVIF (docs/wire-format.md §1.3, §5.2):
 
 - Concrete: one path ``RootQName ('/' Child)*``;
 - ConcreteSet: ``Path ('|' Path)*``, each path optionally ending in ``//.``
   (the node and all its descendants).
 
 The root's prefix is resolved through the in-scope namespaces of the element
-that carried the expression, never by its spelling (digest §0).  An expression
+that carried the expression, never by its spelling (docs/wire-format.md §1.3).  An expression
 that is well-formed but names no topic the gateway serves is
 ``TopicNotSupportedFault``; a path set is accepted when at least one of its
 paths selects resource topics, keeping that resource part.
@@ -26,7 +26,7 @@ from gateway.onvif.ns import DIALECT_CONCRETE, DIALECT_CONCRETE_SET, TNS1, TT, W
 from gateway.onvif.resource_event import MESSAGE_DESCRIPTION, ROOT, topic_text
 from gateway.vocabulary.resource import RESOURCE_KINDS
 
-SUBTREE = "//."  # ConcreteSet: this node and all its descendants (digest §2.13)
+SUBTREE = "//."  # ConcreteSet: this node and all its descendants (docs/wire-format.md §5.2)
 ALTERNATIVE = "|"
 
 _QNAME = re.compile(r"(?:(?P<prefix>[^\W\d][\w.\-]*):)?(?P<local>[^\W\d][\w.\-]*)")
@@ -55,7 +55,7 @@ def _path_kinds(path: str, nsmap: Mapping[str | None, str], expression: str) -> 
         return frozenset()
     if not children:
         return None  # tns1:Resource and tns1:Resource//. both select every resource topic
-    # Resource topics are unqualified children, one level deep (digest §1.7).
+    # Resource topics are unqualified children, one level deep (docs/wire-format.md §4.4).
     if len(children) == 1 and ":" not in children[0] and children[0] in _KINDS:
         return frozenset(children)
     return frozenset()
@@ -98,7 +98,7 @@ def parse_topic_expression(dialect: str, text: str, nsmap: Mapping[str | None, s
 
 
 def intersect_kinds(selections: Iterable[Kinds]) -> Kinds:
-    """Several TopicExpressions in one filter AND together (digest §1.9): the kinds all select."""
+    """Several TopicExpressions in one filter AND together (docs/wire-format.md §5.1): the kinds all select."""
     result: Kinds = None
     for kinds in selections:
         if kinds is not None:
@@ -107,7 +107,7 @@ def intersect_kinds(selections: Iterable[Kinds]) -> Kinds:
 
 
 def topic_set(kinds: Iterable[str]) -> etree._Element:
-    """The ``wstop:TopicSet`` of GetEventPropertiesResponse declaring ``kinds`` (digest §1.7).
+    """The ``wstop:TopicSet`` of GetEventPropertiesResponse declaring ``kinds`` (docs/wire-format.md §4.4).
 
     ``xmlns=""`` is declared so the unqualified child topics have no namespace
     wherever the set is embedded; ``tt``/``xs`` are declared for the Type QNames.

@@ -1,4 +1,5 @@
-"""``tev:Filter`` and ``tev:SubscriptionPolicy`` to a :class:`ResourceQuery` and back (digest §1.9, DESIGN decision 8).
+"""``tev:Filter`` and ``tev:SubscriptionPolicy`` to a :class:`ResourceQuery` and back (docs/wire-format.md §5.1,
+docs/decisions.md §8).
 
 :func:`filter_elements` writes a query as the children of ``tev:Filter``
 (the client's side): a ConcreteSet ``wsnt:TopicExpression`` and the Resource
@@ -42,10 +43,10 @@ from gateway.vocabulary.scopes import scope_key
 from gateway.vocabulary.xsd import xsd_double
 
 RFC2396 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc2396"
-#: ScopeFilter Match rules served, and the rule each is evaluated with (digest §1.9.3):
+#: ScopeFilter Match rules served, and the rule each is evaluated with (docs/wire-format.md §5.5):
 #: rfc2396 is the same segment-prefix rule under the older RFC's name.
 MATCH_RULES = {RFC3986: RFC3986, RFC2396: RFC3986, STRCMP0: STRCMP0}
-#: Data items a SelectFilter Path may name (digest §1.4); only Scope takes a sub-step.
+#: Data items a SelectFilter Path may name (docs/wire-format.md §4.2); only Scope takes a sub-step.
 SELECT_ITEMS = (NAME, LOCATION, SCOPE, OFFLINE, TOKEN)
 CHANGED_ONLY = f"{{{TEV}}}ChangedOnly"
 
@@ -108,7 +109,7 @@ def _number(el: etree._Element, refuse: Callable[[str], SoapFault]) -> float:
 
 
 def _location(el: etree._Element) -> LocationFilter:
-    """LocationFilter (digest §1.9.1): fields in any order, each at most once."""
+    """LocationFilter (docs/wire-format.md §5.3): fields in any order, each at most once."""
     refuse = _refuser(el)
     fields: dict[str, etree._Element] = {}
     for child in _elements(el, refuse):
@@ -128,7 +129,7 @@ def _location(el: etree._Element) -> LocationFilter:
         raise refuse(f"lat {lat!r} is outside [-90, 90]")
     if radius < 0.0:
         raise refuse(f"radius {radius!r} is negative")
-    include_unknown = False  # DESIGN decision 8: includeUnknown defaults to false
+    include_unknown = False  # docs/decisions.md §8.2: includeUnknown defaults to false
     if INCLUDE_UNKNOWN in fields:
         flag = _value(fields[INCLUDE_UNKNOWN], refuse)
         if flag not in _BOOLEAN:
@@ -139,7 +140,7 @@ def _location(el: etree._Element) -> LocationFilter:
 
 
 def _prefix(el: etree._Element) -> str:
-    """PrefixFilter (digest §1.9.2): exactly one Prefix; a trailing ':' is the separator, not part of it."""
+    """PrefixFilter (docs/wire-format.md §5.4): exactly one Prefix; a trailing ':' is the separator, not part of it."""
     refuse = _refuser(el)
     children = _elements(el, refuse)
     if len(children) != 1 or _local(children[0]) != PREFIX:
@@ -152,7 +153,7 @@ def _prefix(el: etree._Element) -> str:
 
 
 def _scopes(el: etree._Element) -> list[ScopeTerm]:
-    """ScopeFilter (digest §1.9.3): 1..n Scope, each with an optional Match rule."""
+    """ScopeFilter (docs/wire-format.md §5.5): 1..n Scope, each with an optional Match rule."""
     refuse = _refuser(el)
     children = _elements(el, refuse)
     if not children:
@@ -175,7 +176,7 @@ def _scopes(el: etree._Element) -> list[ScopeTerm]:
 
 
 def _select(el: etree._Element) -> list[SelectPath]:
-    """SelectFilter (digest §1.9.4): 1..n Path ``/<Item>``, or ``/Scope/<category>``."""
+    """SelectFilter (docs/wire-format.md §5.6): 1..n Path ``/<Item>``, or ``/Scope/<category>``."""
     refuse = _refuser(el)
     children = _elements(el, refuse)
     if not children:
@@ -211,7 +212,7 @@ def _topics(el: etree._Element) -> Kinds:
 
 
 def _changed_only(policy_el: etree._Element | None) -> bool:
-    """SubscriptionPolicy: only ``tev:ChangedOnly`` is served (digest §1.6)."""
+    """SubscriptionPolicy: only ``tev:ChangedOnly`` is served (docs/wire-format.md §4.3)."""
     if policy_el is None:
         return False
     children = [c for c in policy_el if isinstance(c.tag, str)]
@@ -297,7 +298,7 @@ def filter_elements(query: ResourceQuery) -> list[etree._Element]:
         _el(loc, RADIUS, xsd_double(query.location.radius))
         _el(loc, INCLUDE_UNKNOWN, "true" if query.location.include_unknown else "false")
         out.append(loc)
-    for prefix in query.prefixes:  # one element each: the type allows one Prefix (digest §1.9.2)
+    for prefix in query.prefixes:  # one element each: the type allows one Prefix (docs/wire-format.md §5.4)
         prefix_filter = _el(None, PREFIX_FILTER)
         _el(prefix_filter, PREFIX, prefix)
         out.append(prefix_filter)

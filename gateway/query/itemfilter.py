@@ -1,4 +1,4 @@
-"""The ItemFilter MessageContent dialect: a small XPath subset over message items (digest §2.13).
+"""The ItemFilter MessageContent dialect: a small XPath subset over message items (docs/wire-format.md §5.7).
 
 Grammar (``and`` binds tighter than ``or``, both left-associative, XPath 1.0)::
 
@@ -104,7 +104,7 @@ class _Parser:
             return None
         self.pos += len(local)
         if self.text.startswith(":", self.pos):
-            if self.nsmap.get(local) != TT:  # digest §2.13: the prefix must map to the tt namespace
+            if self.nsmap.get(local) != TT:  # docs/wire-format.md §5.7: the prefix must map to the tt namespace
                 raise self.fail(f"prefix {local!r} is not bound to {TT}", start)
             m = _NAME.match(self.text, self.pos + 1)
             if m is None:

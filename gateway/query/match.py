@@ -2,7 +2,7 @@
 
 The catalog's SQL form (catalog/where.py) must select exactly the same
 resources (all but the ItemFilter, which is evaluated here only), so these rules are the reference
-(digest §1.9, DESIGN decision 8).  Every part must hold (AND):
+(docs/wire-format.md §5.1, docs/decisions.md §8).  Every part must hold (AND):
 
 - ``kinds``: ``None`` admits every kind, otherwise the resource's kind is in the set
   (an empty set admits nothing);

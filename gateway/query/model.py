@@ -1,4 +1,4 @@
-"""The parsed form of a Resource Query subscription filter (digest §1.9).
+"""The parsed form of a Resource Query subscription filter (docs/wire-format.md §5.1).
 
 Produced by :mod:`gateway.query.filters` from the ``tev:Filter`` element,
 persisted with each pull point as JSON, and evaluated by
@@ -17,7 +17,7 @@ STRCMP0 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/strcmp0"
 class LocationFilter:
     lon: float
     lat: float
-    radius: float  # metres, great-circle (DESIGN decision 8)
+    radius: float  # metres, great-circle (docs/decisions.md §8.2)
     height: float | None = None  # accepted, not used for distance
     include_unknown: bool = False
 
@@ -43,7 +43,7 @@ class ResourceQuery:
     ``kinds`` is ``None`` when the topic expression selects every resource
     topic (or there is no topic expression); an empty frozenset means it selects
     no resource topic at all.  ``prefixes`` combine with OR, ``scopes`` with AND,
-    everything else with AND (digest §1.9).  ``select`` is a projection, not a
+    everything else with AND (docs/wire-format.md §5.1).  ``select`` is a projection, not a
     predicate; ``None`` keeps every data item.  ``item_filter`` is the
     normalised text of a ``MessageContent`` ItemFilter expression, if any.
     """

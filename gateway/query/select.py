@@ -1,4 +1,4 @@
-"""SelectFilter projection: the resource as a subscription shows it (digest §1.9.4).
+"""SelectFilter projection: the resource as a subscription shows it (docs/wire-format.md §5.6).
 
 A SelectFilter is not a predicate; it removes data items from every event of
 the subscription.  The projection is a :class:`Resource` with the unselected

@@ -4,7 +4,7 @@ Every namespace of the application's prefix table is declared on the
 ``env:Envelope`` root and nothing here ever runs lxml's namespace cleanup:
 QNames inside text content (``ter:InvalidArgVal`` in a fault subcode,
 ``tns1:Resource/MediaProfile`` in a topic) need their prefixes in scope, and
-a serializer that drops "unused" declarations breaks them (digest §0).
+a serializer that drops "unused" declarations breaks them (docs/wire-format.md §1.2).
 Namespaces the table lacks (a subcode's, a not-understood header's) get
 generated ``nsN`` prefixes, also on the root.
 """
@@ -75,7 +75,7 @@ def build_request(
     """A request envelope, as the gateway sends it to a downstream service.
 
     WS-Addressing ``Action``, ``MessageID`` and ``To`` are always present: the
-    event service requires them (digest §2.1); ``security`` is a ready
+    event service requires them (docs/wire-format.md §2.1); ``security`` is a ready
     ``wsse:Security`` header block, if any.
     """
     root, _ = _envelope(nsmap, ())

@@ -7,7 +7,7 @@ tried in the order given.
 
 The base URL is ``scheme://host[:port]`` exactly as the client wrote it in
 ``Host`` (HTTP/2 ``:authority``), because addresses handed back to it —
-service and subscription addresses — must match what it used (digest §2.5).
+service and subscription addresses — must match what it used (docs/wire-format.md §6.3).
 A Host header outside a conservative grammar is refused rather than echoed
 into XML.
 """

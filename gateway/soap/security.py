@@ -1,4 +1,4 @@
-"""WS-Security UsernameToken verification (OASIS UsernameToken Profile 1.0, digest §2.15).
+"""WS-Security UsernameToken verification (OASIS UsernameToken Profile 1.0, docs/wire-format.md §8.1).
 
 Theory of operation.  A token proves knowledge of the password either as
 ``PasswordDigest = Base64(SHA-1(nonce ‖ Created ‖ password))`` or, over TLS
@@ -12,7 +12,7 @@ Rule 2: a nonce accepted once is refused until its Created + ``skew`` has
         password checked out, so unauthenticated senders cannot fill the cache.
 
 Every refusal is ``env:Sender`` + ``vocab.not_authorized`` with HTTP 400 (a
-UsernameToken-only server answers 400, digest §2.15), and no refusal says
+UsernameToken-only server answers 400, docs/wire-format.md §8.1), and no refusal says
 whether the user exists.  Passwords are never logged nor echoed.
 
 Verification comes in two halves so that the user's record can be fetched
@@ -37,7 +37,7 @@ from gateway.soap.dispatch import Principal
 from gateway.soap.fault import RECEIVER, SENDER, FaultVocabulary, SoapFault
 from gateway.soap.ns import WSSE, WSU, qn
 
-#: Clock difference tolerated on wsu:Created (digest §2.15 (rec): ±5 minutes).
+#: Clock difference tolerated on wsu:Created (docs/wire-format.md §8.1 (rec): ±5 minutes).
 CREATED_SKEW = timedelta(minutes=5)
 #: Nonces remembered at once: ~100 bytes each, so ~20 MB; enough for ~330 logins/s over the 10-minute window.
 MAX_NONCES = 200_000

@@ -1,4 +1,4 @@
-"""The Uplink configuration service (digest §3.7) at ``/onvif/uplink_service``.
+"""The Uplink configuration service (docs/wire-format.md §9.5) at ``/onvif/uplink_service``.
 
 ``GetServiceCapabilities`` (PRE_AUTH), ``GetUplinks`` (READ_SYSTEM),
 ``SetUplink`` and ``DeleteUplink`` (WRITE_SYSTEM).  The rules a configuration
@@ -19,7 +19,7 @@ CertPathValidationPolicyID, AuthorizationServer, Error.  Capabilities name
 the current (25.06) mode ``AccessToken``, which ONVIF 24.06-24.12 called
 ``JWT``; this gateway never emits the old name.
 
-Faults the specification leaves open (digest §6 item 25): more than
+Faults the specification leaves open (docs/decisions.md §8.21): more than
 :data:`MAX_UPLINKS` configurations is ``env:Receiver / ter:Action /
 ter:MaxUplinks``; a RemoteAddress that is not a usable URL, or a UserLevel
 naming no level, is ``env:Sender / ter:InvalidArgVal``.
@@ -47,7 +47,7 @@ AUTHORIZATION_MODES = ("mTLS", "AccessToken")
 #: Responses declare ``tup`` beside the usual ONVIF prefixes.
 _NSMAP = {**NSMAP, "tup": TUP}
 
-#: The ``ter:`` subcodes of each refusal of the catalog, outermost first (digest §3.7).
+#: The ``ter:`` subcodes of each refusal of the catalog, outermost first (docs/wire-format.md §9.5).
 FAULTS: dict[UplinkProblem, tuple[str, ...]] = {
     UplinkProblem.PROTOCOL: (faults.INVALID_ARGS, "ProtocolNotSupported"),
     UplinkProblem.ADDRESS: (faults.INVALID_ARG_VAL,),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 #: Resource kinds the gateway serves as ``tns1:Resource/<kind>`` property topics
-#: (digest §1.5): the eleven media configurations, MediaProfile, and the
+#: (docs/wire-format.md §4.1): the eleven media configurations, MediaProfile, and the
 #: recommended extras.
 RESOURCE_KINDS: tuple[str, ...] = (
     "MediaProfile",
@@ -57,7 +57,7 @@ class Resource:
 
 
 class Operation(str, Enum):
-    """The PropertyOperation of a resource event (digest §1.6)."""
+    """The PropertyOperation of a resource event (docs/wire-format.md §4.3)."""
 
     INITIALIZED = "Initialized"
     CHANGED = "Changed"

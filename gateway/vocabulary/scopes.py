@@ -3,7 +3,7 @@
 Stored beside every resource scope so that a ScopeFilter term is an index range
 scan: a filter scope matches a resource scope when the filter's key equals the
 scope's key or is a whole-segment prefix of it (``key + "/"``).  The rule
-(digest §1.9.3): scheme and authority compare case-insensitively, the path
+(docs/wire-format.md §5.5): scheme and authority compare case-insensitively, the path
 case-sensitively and segment-wise; percent-escapes are canonicalised; query
 and fragment are ignored; URIs with ``.`` or ``..`` segments never match.
 

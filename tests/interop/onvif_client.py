@@ -2,7 +2,7 @@
 
 Deliberately independent of the gateway's own code, so the interop suite
 tests the server the way any standard client sees it.  Notification messages
-are read from the raw reply (zeep drops the wsnt:Topic text, python-stack §2).
+are read from the raw reply (zeep drops the wsnt:Topic text, docs/pitfalls.md §2).
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def topic_expression(text: str = "tns1:Resource//.", dialect: str = CONCRETE_SET
 
 
 def tt(tag: str, *children: etree._Element, text: str | None = None, **attrib: str) -> etree._Element:
-    """A Resource Query filter element in the tt namespace (DESIGN decision 8)."""
+    """A Resource Query filter element in the tt namespace (docs/decisions.md §8.1)."""
     el = etree.Element(f"{{{TT}}}{tag}", attrib, nsmap={"tt": TT})
     el.text = text
     el.extend(children)
@@ -134,7 +134,7 @@ class Client:
         return parse_events(self.capture.last)
 
     def drain(self, address: str, limit: int = 1000) -> list[Event]:
-        """Pull until a pull comes back empty: the enumeration is complete (digest §1.6)."""
+        """Pull until a pull comes back empty: the enumeration is complete (docs/wire-format.md §3.1)."""
         out: list[Event] = []
         while batch := self.pull(address, "PT0S", limit):
             out.extend(batch)

@@ -20,7 +20,7 @@ TOKENS = st.one_of(
 
 
 def is_valid(token: str) -> bool:
-    """Digest §1.2 and DESIGN decision 7, stated directly."""
+    """docs/wire-format.md §3.2 and docs/decisions.md §7, stated directly."""
     prefix, colon, local = token.partition(":")
     clean = all(not c.isspace() and unicodedata.category(c) != "Cc" for c in token)
     return bool(colon) and clean and len(token) <= 64 and prefix != "" and local != "" and len(local) <= 36 and ":" not in local

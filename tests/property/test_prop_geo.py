@@ -1,4 +1,5 @@
-"""Radius queries: the index boxes never lose a match, and matching is great-circle distance (digest §1.9.1)."""
+"""Radius queries: the index boxes never lose a match, and matching is great-circle distance
+(docs/wire-format.md §5.3)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""ItemFilter: canonical text round-trips, and evaluation equals Python's own evaluation (digest §2.13).
+"""ItemFilter: canonical text round-trips, and evaluation equals Python's own evaluation (docs/wire-format.md §5.7).
 
 Expressions are generated twice over: as ItemFilter text (random spacing,
 prefixes, quotes, no redundant brackets, so precedence is exercised) and as

@@ -1,4 +1,4 @@
-"""The rfc3986 scope rule (digest §1.9.3) against an independent segment-list implementation."""
+"""The rfc3986 scope rule (docs/wire-format.md §5.5) against an independent segment-list implementation."""
 from __future__ import annotations
 
 import re
@@ -29,7 +29,7 @@ def decode(segment: str) -> str:
 
 
 def expected(f: tuple[str, str, list[str]], s: tuple[str, str, list[str]]) -> bool:
-    """The rule as the digest states it, on the generated parts: no URI parsing involved."""
+    """The rule as docs/wire-format.md §5.5 states it, on the generated parts: no URI parsing involved."""
     if any(seg in (".", "..") or " " in seg for seg in f[2] + s[2]):
         return False  # dot segments never match; a space makes no URI at all
     if f[0].lower() != s[0].lower() or f[1].lower() != s[1].lower():

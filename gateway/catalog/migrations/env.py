@@ -21,7 +21,7 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Hide what the revisions create with op.execute (R*Tree, GiST) from autogenerate.
 
     Without it, ``alembic check`` proposes dropping ``resource_rtree`` and its
-    shadow tables (notes/python-stack.md §6, pitfall 11).
+    shadow tables (docs/pitfalls.md §7).
     """
     if type_ == "table":
         return not (name is None or name.startswith(RTREE_PREFIX) or name in INTERNAL_TABLES)

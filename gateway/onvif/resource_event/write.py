@@ -1,4 +1,4 @@
-"""Resource property events written as ``wsnt:NotificationMessage`` text (digest §1.4, §1.8, §2.12).
+"""Resource property events written as ``wsnt:NotificationMessage`` text (docs/wire-format.md §4.2).
 
 This is the hot path of every enumeration, so a PullMessagesResponse of
 resource events is written as XML text, not built as a tree: a dozen
@@ -70,7 +70,7 @@ def _write_event(text: list[str], resource: Resource, operation: Operation, utc:
 
     ``resource`` is already projected by the subscription's SelectFilter, so
     every item it still carries is emitted; a ``Deleted`` event carries the
-    identity only (digest §1.6).
+    identity only (docs/wire-format.md §4.3).
     """
     text.append(f"{_NOTE_START}{topic_text(resource.kind)}</wsnt:Topic><wsnt:Message>"
                 f'<tt:Message UtcTime="{utc}" PropertyOperation="{operation.value}">'

@@ -1,4 +1,5 @@
-"""The Uplink connector: this gateway, behind a firewall, keeps each configured uplink up (digest §3.2-3.4).
+"""The Uplink connector: this gateway, behind a firewall, keeps each configured uplink up
+(docs/wire-format.md §9.2-9.4).
 
 Theory of operation
 -------------------
@@ -8,7 +9,7 @@ anywhere): a new configuration gets an :class:`Uplink` task, a deleted one
 loses it, a changed one restarts it, and a task that died of a bug is logged
 and started again.  Stopping an uplink (removed, changed, or the gateway
 shutting down) lets the requests in flight through it finish within
-:data:`GRACE` seconds first.  All uplinks run in parallel, each on its own (digest §3.4).
+:data:`GRACE` seconds first.  All uplinks run in parallel, each on its own (docs/wire-format.md §9.4).
 The reconciling is :class:`gateway.supervision.reconciler.Reconciler`, with the
 uplink's drain as its stop hook.
 
@@ -27,7 +28,7 @@ keystore entry is used from the next connection on.
 
 Between attempts the uplink waits an individual ascending interval: a random
 start in [1, 5] s, doubling, capped at 30 s, back to the start after a
-connection that stayed up :data:`STABLE` seconds (digest §3.4 rec); the
+connection that stayed up :data:`STABLE` seconds (docs/wire-format.md §9.4 rec); the
 counting is :class:`gateway.supervision.backoff.Backoff`.
 """
 from __future__ import annotations
@@ -59,7 +60,7 @@ INTERVAL = 2.0
 #: Seconds for TCP + TLS, and then for the 101, before an attempt counts as failed.
 CONNECT_TIMEOUT = 15.0
 HANDSHAKE_TIMEOUT = 15.0
-#: Reconnect backoff (digest §3.4): random first delay in this range, doubling up to the cap.
+#: Reconnect backoff (docs/wire-format.md §9.4): random first delay in this range, doubling up to the cap.
 FIRST_DELAY = (1.0, 5.0)
 MAX_DELAY = 30.0
 #: A connection that lasted this long was stable: the next failure starts the backoff over.

@@ -1,4 +1,4 @@
-"""The connector's half of the Uplink upgrade (digest §3.2, phase 2), as a sans-IO machine.
+"""The connector's half of the Uplink upgrade (docs/wire-format.md §9.2, phase 2), as a sans-IO machine.
 
 Theory of operation
 -------------------
@@ -32,7 +32,7 @@ Rules:
    :class:`DialError`; never anything else.  After an error, every later
    call raises the same error.
 
-ALPN is not used and no ``HTTP2-Settings`` header is sent (digest §3.2 rec).
+ALPN is not used and no ``HTTP2-Settings`` header is sent (docs/wire-format.md §9.2 rec).
 """
 from __future__ import annotations
 

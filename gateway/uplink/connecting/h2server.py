@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 After the upgrade the remote client is the HTTP/2 *client* on a connection
-this gateway opened (digest §3.2, phase 3); h2 runs with ``client_side=False``
+this gateway opened (docs/wire-format.md §9.2, phase 3); h2 runs with ``client_side=False``
 on it.  :meth:`H2Server.serve` owns three kinds of task:
 
 * the **reader** feeds received bytes to h2 and hands its events to the
@@ -14,7 +14,7 @@ on it.  :meth:`H2Server.serve` owns three kinds of task:
   request headers plus ``extensions`` (the connector passes
   ``{"vmsgw.uplink": {"level", "remote"}}``, which the runtime's pre-authentication hook reads);
 * the **keepalive** sends a PING every ``ping_interval`` and ends the link when
-  nothing at all was received for ``silence_timeout`` (digest §3.4: reconnect
+  nothing at all was received for ``silence_timeout`` (docs/wire-format.md §9.4: reconnect
   after 30 s without a packet; the peer's PING ACK counts).
 
 Whichever of reader and keepalive ends first decides how :meth:`serve` ends:
@@ -69,8 +69,8 @@ class ServerLimits:
 
     max_streams: int = 100  # SETTINGS_MAX_CONCURRENT_STREAMS; RFC 9113 §6.5.2 recommends at least 100
     max_body_bytes: int = 2 << 20  # above the SOAP app's own 1 MiB cap, so the app answers first
-    ping_interval: float = 10.0  # digest §3.4 rec: traffic at least every ~20 s
-    silence_timeout: float = 30.0  # digest §3.4: no packet for 30 s -> close and reconnect
+    ping_interval: float = 10.0  # docs/wire-format.md §9.4 rec: traffic at least every ~20 s
+    silence_timeout: float = 30.0  # docs/wire-format.md §9.4: no packet for 30 s -> close and reconnect
 
 
 #: The limits the uplink runs with unless a caller (a test) scales them down.

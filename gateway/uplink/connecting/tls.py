@@ -1,6 +1,6 @@
 """The connector's TLS client context and access token, built from an uplink configuration and the keystore.
 
-Rules (digest §3.2-3.3, §6 item 28):
+Rules (docs/wire-format.md §9.2-9.3, docs/decisions.md §8.24):
 
 1. The remote client's certificate is always verified, host name included
    (RFC 6125): against the CA bundle named by CertPathValidationPolicyID when
@@ -12,7 +12,7 @@ Rules (digest §3.2-3.3, §6 item 28):
 3. AccessToken (AuthorizationServer): the keystore's token is the bearer
    token of the upgrade request.
 4. TLS 1.2 at least; ALPN offers only ``http/1.1``, since the first exchange
-   is HTTP/1.1 and ``h2`` would be a lie (digest §3.2 rec).
+   is HTTP/1.1 and ``h2`` would be a lie (docs/wire-format.md §9.2 rec).
 
 A missing or wrong-kind keystore entry is a :class:`CredentialError`, whose
 text becomes the uplink's Error status.

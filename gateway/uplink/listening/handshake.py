@@ -1,4 +1,4 @@
-"""The listener's half of the Uplink upgrade (digest §3.2, phase 2), as a sans-IO machine.
+"""The listener's half of the Uplink upgrade (docs/wire-format.md §9.2, phase 2), as a sans-IO machine.
 
 Theory of operation
 -------------------
@@ -27,7 +27,7 @@ Rules:
    (431 beyond it, whether it arrives in pieces or at once).
 2. Only ``GET`` (405 otherwise) on HTTP/1.1, with an origin-form target,
    ``Connection: upgrade``, a known ``Upgrade`` and no body (400 otherwise).
-   ``HTTP2-Settings`` is accepted and ignored (digest §3.2 rec).
+   ``HTTP2-Settings`` is accepted and ignored (docs/wire-format.md §9.2 rec).
    One deviation is tolerated: the version written ``http/1.1`` in lower case
    at the end of the request line, as a widely copied relay does (the
    protocol's own figure shows it so).  It is read as ``HTTP/1.1`` and named

@@ -1,4 +1,5 @@
-"""The remote client's HTTP/2 over an uplink (digest §3.2 phase 3): a client on a connection the peer opened.
+"""The remote client's HTTP/2 over an uplink (docs/wire-format.md §9.2 phase 3): a client on a connection the peer
+opened.
 
 Theory of operation
 -------------------
@@ -12,7 +13,7 @@ is its I/O shell, with three tasks under one supervisor (``_run``):
 * the **writer** alone writes, whatever h2 has queued, whenever woken; a write
   that the peer does not take within ``write_timeout`` kills the link;
 * the **watchdog** sends a PING every ``ping_interval`` (the connector must
-  hear from us at least every 30 s, digest §3.4) and kills the link when
+  hear from us at least every 30 s, docs/wire-format.md §9.4) and kills the link when
   nothing at all has arrived for ``dead_after``.
 
 Rules:
@@ -68,7 +69,7 @@ _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"tr
 
 @dataclass(frozen=True, kw_only=True)
 class LinkLimits:
-    #: A PING this often: well inside the connector's 30 s silence rule (digest §3.4).
+    #: A PING this often: well inside the connector's 30 s silence rule (docs/wire-format.md §9.4).
     ping_interval: float = 10.0
     #: Dead when nothing arrived for this long: two PINGs unanswered, and still before the peer's 30 s.
     dead_after: float = 25.0

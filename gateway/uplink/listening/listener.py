@@ -1,4 +1,5 @@
-"""The Uplink listener (digest §3.2-3.4): segments behind firewalls connect here, and we become their HTTP/2 client.
+"""The Uplink listener (docs/wire-format.md §9.2-9.4): segments behind firewalls connect here, and we become their
+HTTP/2 client.
 
 Theory of operation
 -------------------
@@ -9,7 +10,7 @@ the 101, after which :class:`~gateway.uplink.listening.link.Link` runs HTTP/2 ov
 socket (native) or over WebSocket binary messages (ws.py), and the link is
 registered as its segment's current one until it dies.
 
-Authentication (digest §3.3, §6 item 24), decided before anything is
+Authentication (docs/wire-format.md §9.3, docs/decisions.md §8.20), decided before anything is
 answered and before anything reaches the catalog beyond one lookup:
 
 1. TLS: ``--uplink-ca`` makes the client certificate optional but verified:
@@ -92,7 +93,7 @@ def server_context(files: TlsFiles) -> ssl.SSLContext:
     if files.cafile:
         ctx.load_verify_locations(cafile=files.cafile)
         ctx.verify_mode = ssl.CERT_OPTIONAL
-    ctx.set_alpn_protocols(["http/1.1"])  # the first exchange is HTTP/1.1, never h2 (digest §3.2)
+    ctx.set_alpn_protocols(["http/1.1"])  # the first exchange is HTTP/1.1, never h2 (docs/wire-format.md §9.2)
     return ctx
 
 

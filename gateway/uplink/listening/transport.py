@@ -1,4 +1,5 @@
-"""httpx over an uplink: a segment that connects to us is reached like one we dial (DESIGN "one interface per plug").
+"""httpx over an uplink: a segment that connects to us is reached like one we dial ("one interface per plug",
+docs/decisions.md §10).
 
 The federation's ``httpx.AsyncClient`` of an uplinked segment gets an
 :class:`UplinkTransport` instead of a socket pool, so sync, health,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-#: The Uplink's protocol token, as HTTP Upgrade and as WebSocket subprotocol (digest §3.2).
+#: The Uplink's protocol token, as HTTP Upgrade and as WebSocket subprotocol (docs/wire-format.md §9.2).
 H2C_REVERSE = "h2c-reverse"
 #: RFC 6455 §1.3: the GUID hashed with the client's key into Sec-WebSocket-Accept.
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

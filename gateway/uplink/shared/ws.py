@@ -1,4 +1,4 @@
-"""HTTP/2 in WebSocket binary messages: the ``wss`` variant of the Uplink (digest §3.2) as a byte stream.
+"""HTTP/2 in WebSocket binary messages: the ``wss`` variant of the Uplink (docs/wire-format.md §9.2) as a byte stream.
 
 Theory of operation.  Once the upgrade is done (the listener's handshake.py or
 the connector's dial.py), :class:`WebSocketStream` wraps the connection's

@@ -1,4 +1,4 @@
-"""The Annex A device ID: structure, field decoding, and both worked examples of digest §1.13."""
+"""The Annex A device ID: structure, field decoding, and both worked examples of docs/wire-format.md §3.4."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Remote tokens: the rules of digest §1.2, one test per rule."""
+"""Remote tokens: the rules of docs/wire-format.md §3.2, one test per rule."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""``vmsgw id explain``: the worked example of digest §1.13 as a table and JSON, and refused IDs."""
+"""``vmsgw id explain``: the worked example of docs/wire-format.md §3.4 as a table and JSON, and refused IDs."""
 from __future__ import annotations
 
 import json

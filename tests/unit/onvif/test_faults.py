@@ -1,4 +1,4 @@
-"""ONVIF generic faults and WS-BaseNotification fault details (digest §2.14)."""
+"""ONVIF generic faults and WS-BaseNotification fault details (docs/wire-format.md §7)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""xs:duration / xs:dateTime parsing and the UTC formats the gateway answers with (digest §2.1)."""
+"""xs:duration / xs:dateTime parsing and the UTC formats the gateway answers with (docs/wire-format.md §2.1)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Topic expressions reduced to resource kinds, and the declared topic set (digest §1.7, §2.13)."""
+"""Topic expressions reduced to resource kinds, and the declared topic set (docs/wire-format.md §4.4, §5.2)."""
 from __future__ import annotations
 
 import pytest
@@ -109,7 +109,7 @@ def test_topic_text() -> None:
         topic_text("Camera")
 
 
-#: The digest's example, with the items in the order of the tt:ItemListDescription sequence
+#: The specification's example, with the items in the order of the tt:ItemListDescription sequence
 #: (SimpleItemDescriptions, then ElementItemDescriptions), which the schema requires.
 EXPECTED_TOPIC_SET = f"""
 <wstop:TopicSet xmlns="" xmlns:wstop="{WSTOP}" xmlns:tns1="{TNS1}" xmlns:tt="{TT}"

@@ -1,4 +1,4 @@
-"""tev:Filter / tev:SubscriptionPolicy to ResourceQuery (digest §1.9, DESIGN decision 8)."""
+"""tev:Filter / tev:SubscriptionPolicy to ResourceQuery (docs/wire-format.md §5.1, docs/decisions.md §8)."""
 from __future__ import annotations
 
 import pytest

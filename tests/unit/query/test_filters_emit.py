@@ -42,7 +42,7 @@ def test_full_filter() -> None:
     assert topic.text == "tns1:Resource/MediaProfile"
     assert [(etree.QName(c).namespace, etree.QName(c).localname, c.text) for c in location] == [
         (TT, "lon", "118.7969"), (TT, "lat", "32.0603"), (TT, "radius", "100"), (TT, "includeUnknown", "false"),
-    ]  # schema order (digest §1.9.1)
+    ]  # schema order (docs/wire-format.md §5.3)
     assert _xml(prefix1).endswith("<tt:Prefix>32010001071321008015</tt:Prefix></tt:PrefixFilter>")
     assert prefix2.findtext("tt:Prefix", namespaces=NS) == "32010001071321008016"
     assert [(s.get("Match"), s.text) for s in scope.findall("tt:Scope", NS)] == [

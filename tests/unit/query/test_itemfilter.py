@@ -1,4 +1,4 @@
-"""The ItemFilter MessageContent dialect: grammar, canonical text, evaluation (digest §2.13)."""
+"""The ItemFilter MessageContent dialect: grammar, canonical text, evaluation (docs/wire-format.md §5.7)."""
 from __future__ import annotations
 
 import pytest

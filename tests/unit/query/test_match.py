@@ -1,4 +1,4 @@
-"""The Python predicate of a ResourceQuery: each filter part alone, then together (digest §1.9)."""
+"""The Python predicate of a ResourceQuery: each filter part alone, then together (docs/wire-format.md §5.1)."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""SelectFilter projection (digest §1.9.4)."""
+"""SelectFilter projection (docs/wire-format.md §5.6)."""
 from __future__ import annotations
 
 from gateway.query.model import SelectPath
