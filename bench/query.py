@@ -75,7 +75,7 @@ from bench.steps.query_common import (
     Drain,
     FirstPage,
 )
-from bench.steps.query_raw import RawSql, raw_pull_document
+from bench.kit.rawsql import RawSql, raw_pull_document
 from bench.steps.query_report import (
     ProfileReport,
     Results,

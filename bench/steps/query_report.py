@@ -24,7 +24,7 @@ from bench.steps.query_common import (
     Drain,
     FirstPage,
 )
-from bench.steps.query_raw import RawSql
+from bench.kit.rawsql import RawSql
 
 #: Functions whose cumulative time the report shows, by (file suffix, function name).
 WATCH: tuple[tuple[str, str, str], ...] = (

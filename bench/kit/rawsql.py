@@ -1,5 +1,5 @@
-"""bench/query.py's raw limits: plain DB-API SQL (no SQLAlchemy, no gateway code on the path) and the drain's
-replies written as plain text."""
+"""Raw limits: plain DB-API SQL on a catalog's tables (no SQLAlchemy, no gateway code on the path), and
+PullMessagesResponse documents written as plain text."""
 from __future__ import annotations
 
 import math
@@ -13,7 +13,6 @@ from xml.sax.saxutils import escape
 from gateway.catalog.geo import EARTH_RADIUS_M, bounding_boxes, haversine_m
 
 from bench.kit.soap import CONCRETE, PULL_ACTION, SOAP, TEV, TNS1, TT, WSA, WSNT
-from bench.steps.query_common import KIND
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,10 @@ class RawSql:
     on SQLite the haversine uses the built-in math functions, not a Python UDF.
     """
 
-    def __init__(self, conn: Any, backend: str) -> None:
+    def __init__(self, conn: Any, backend: str, kind: str = "MediaProfile") -> None:
         self.conn = conn
         self.backend = backend
+        self.kind = kind  # the resource kind every radius query asks for
 
     @classmethod
     def open(cls, url: str) -> RawSql:
@@ -70,7 +70,7 @@ class RawSql:
         return "?" if self.backend == "sqlite" else "%s"
 
     def _radius_sql(self, lat: float, lon: float, radius: float, *, exact: bool = False) -> tuple[str, list[Any]]:
-        """FROM/WHERE for "MediaProfile within ``radius`` of (lat, lon)", with its parameters."""
+        """FROM/WHERE for "resources of ``self.kind`` within ``radius`` of (lat, lon)", with its parameters."""
         p = self._ph()
         boxes = bounding_boxes(lat, lon, radius)
         if self.backend == "sqlite":
@@ -91,12 +91,12 @@ class RawSql:
             # (2-3x faster than joining the R*Tree and sorting, measured at a million resources).
             sql = (f"FROM resource r WHERE r.kind = {p} AND r.id IN (SELECT t.id FROM resource_rtree t "
                    f"WHERE {box_sql}) AND {distance} <= {p}")
-            return sql, [KIND] + params + dparams + [radius]
+            return sql, [self.kind] + params + dparams + [radius]
         box_sql = " OR ".join(f"point(r.lon, r.lat) <@ box(point({p}, {p}), point({p}, {p}))" for _ in boxes)
         params = [v for (s, n, w, e) in boxes for v in (w, s, e, n)]
         sql = (f"FROM resource r WHERE ({box_sql}) AND r.kind = {p} "
                f"AND gw_distance_m(r.lat, r.lon, {p}, {p}) <= {p}")
-        return sql, params + [KIND, lat, lon, radius]
+        return sql, params + [self.kind, lat, lon, radius]
 
     def _execute(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         cur = self.conn.execute(sql, params)
