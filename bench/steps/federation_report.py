@@ -209,7 +209,7 @@ def where_time_goes(r: Results) -> list[str]:
             (f"### The district process under cProfile ({p.resources:,} resources synced in {p.wall:.1f} s "
              f"profiled)"),
             "",
-            (f"A second, empty district, run by `bench/query.py --profiled-serve` (cProfile with a per-thread CPU "
+            (f"A second, empty district, run by `bench/kit/profiling.py` (cProfile with a per-thread CPU "
              f"clock on the event loop and on every `asyncio.to_thread` catalog call, started once the server is "
              f"up), syncs the first {p.resources:,} resources from the same leaf. CPU: event loop "
              f"{p.loop_busy:.2f} s + catalog workers {p.worker_busy:.2f} s = {p.busy:.2f} s. Its reply-parsing "
