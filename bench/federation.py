@@ -52,8 +52,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gateway.cli.demo_city import DEFAULT_SEED
-
 from bench.kit.city import cache_dir, prepare_sqlite
 from bench.kit.report import (
     LoadSampler,
@@ -83,6 +81,7 @@ from bench.steps.federation_report import (
     render_markdown,
 )
 from bench.steps.federation_sync import profile_district, replay_breakdown, watch_sync
+from gateway.cli.demo_city import DEFAULT_SEED
 
 
 def run(args: argparse.Namespace) -> Results:

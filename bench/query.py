@@ -52,11 +52,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gateway.cli.demo_city import DEFAULT_SEED, DEMO_POINT
-
 from bench.kit import profiling
 from bench.kit.city import CatalogSetup, cache_dir, prepare_postgres, prepare_sqlite
 from bench.kit.process import GatewayProcess, log, vmsgw
+from bench.kit.rawsql import RawSql, raw_pull_document
 from bench.kit.report import home_relative, now_text, write_report
 from bench.kit.soap import Soap, message_tokens
 from bench.kit.stats import Dist
@@ -75,7 +74,6 @@ from bench.steps.query_common import (
     Drain,
     FirstPage,
 )
-from bench.kit.rawsql import RawSql, raw_pull_document
 from bench.steps.query_report import (
     ProfileReport,
     Results,
@@ -84,6 +82,7 @@ from bench.steps.query_report import (
     render_json,
     render_markdown,
 )
+from gateway.cli.demo_city import DEFAULT_SEED, DEMO_POINT
 
 # --------------------------------------------------------------------------- measurements
 #
@@ -129,7 +128,7 @@ def first_pages(soap: Soap, event_url: str, raw: RawSql | None, centres: Sequenc
         if i % 50 == 0 or i == len(centres):
             log(f"{label}: {i}/{len(centres)}, gateway p50 so far {Dist.of(g_times).p50:.1f} ms"
                 + (f", raw SQL p50 {Dist.of(r_times).p50:.2f} ms" if r_times else ""))
-    wrong = sum(1 for h, t in zip(g_hits, totals) if h != min(t, FIRST_PAGE))
+    wrong = sum(1 for h, t in zip(g_hits, totals, strict=True) if h != min(t, FIRST_PAGE))
     if wrong:
         log(f"WARNING: {wrong} gateway first pages differ from min(SQL count, {FIRST_PAGE})")
     gateway = _first_page(g_hits, g_times, totals, wrong)
@@ -276,7 +275,8 @@ def gateway_client(setup: CatalogSetup, profile_out: Path | None = None) -> Iter
         vmsgw(["user", "remove", user, "--db", setup.url], timeout=120, check=False)
 
 
-def profile_workload(setup: CatalogSetup, what: str, work: Callable[[Soap, GatewayProcess], int]) -> ProfileReport | None:
+def profile_workload(setup: CatalogSetup, what: str,
+                     work: Callable[[Soap, GatewayProcess], int]) -> ProfileReport | None:
     """Run ``work`` (returning its request count) against a gateway under the bench's profiler."""
     base = Path(tempfile.mkdtemp(prefix="vmsgw-bench-")) / "server.prof"
     log(f"profiling: a gateway under cProfile answers {what}")
@@ -376,7 +376,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="resources the drain filter should match (default 10,000)")
     parser.add_argument("--drain-repeats", type=int, default=DRAIN_REPEATS,
                         help=f"drains of each kind; the best counts (default {DRAIN_REPEATS})")
-    parser.add_argument("--cache-dir", help="where generated SQLite catalogs are kept (default ~/.cache/vms-gateway/bench)")
+    parser.add_argument("--cache-dir",
+                        help="where generated SQLite catalogs are kept (default ~/.cache/vms-gateway/bench)")
     parser.add_argument("--fresh", action="store_true", help="import again even if a cached catalog matches")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled gateway run")
     return parser.parse_args(argv)

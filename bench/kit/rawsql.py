@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from gateway.catalog.geo import EARTH_RADIUS_M, bounding_boxes, haversine_m
-
 from bench.kit.soap import CONCRETE, PULL_ACTION, SOAP, TEV, TNS1, TT, WSA, WSNT
+from gateway.catalog.geo import EARTH_RADIUS_M, bounding_boxes, haversine_m
 
 
 @dataclass(frozen=True)

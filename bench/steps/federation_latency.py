@@ -65,7 +65,7 @@ class Receiver(threading.Thread):
                         for name in names:
                             self.arrivals.setdefault(name, arrived)
                         self.cond.notify_all()
-        except Exception as exc:  # noqa: BLE001  (any failure ends this client; the main thread reports it)
+        except Exception as exc:
             self.error = exc
             self.ready.set()
             with self.cond:

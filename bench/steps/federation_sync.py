@@ -125,10 +125,11 @@ def replay_breakdown(pages: Sequence[bytes], work: Path) -> Breakdown:
     import pickle
     from multiprocessing.reduction import ForkingPickler
 
+    from sqlalchemy import event
+
     from gateway.catalog.model import Segment
     from gateway.catalog.store import Catalog
     from gateway.federation import protocol
-    from sqlalchemy import event
 
     log(f"replaying {len(pages)} captured replies through the district's own functions (timed, no HTTP)")
     names = ((PARSING, "reply parsing (protocol.reply_body)"),
@@ -144,7 +145,8 @@ def replay_breakdown(pages: Sequence[bytes], work: Path) -> Breakdown:
         if counting[0]:
             statements[0] += 1
 
-    catalog = Catalog.open(f"sqlite:///{work / 'replay.db'}", autocheckpoint=False)  # as a server: checkpoints off the writer
+    # As a server: checkpoints off the writer.
+    catalog = Catalog.open(f"sqlite:///{work / 'replay.db'}", autocheckpoint=False)
     try:
         catalog.upgrade()
         catalog.add_segment(Segment(name="leaf", url="http://127.0.0.1:9/onvif/device_service", user="u",

@@ -12,6 +12,7 @@ from lxml import etree
 
 from bench.kit.city import ImportStats
 from bench.kit.profiling import summarise
+from bench.kit.rawsql import RawSql
 from bench.kit.report import cpu_model, jsonable, share, yes
 from bench.steps.query_breakdown import Breakdown
 from bench.steps.query_common import (
@@ -24,7 +25,6 @@ from bench.steps.query_common import (
     Drain,
     FirstPage,
 )
-from bench.kit.rawsql import RawSql
 
 #: Functions whose cumulative time the report shows, by (file suffix, function name).
 WATCH: tuple[tuple[str, str, str], ...] = (

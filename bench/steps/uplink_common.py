@@ -63,7 +63,8 @@ def envelope(action: str, to: str, body: str, credentials: tuple[str, str] | Non
     return soap_envelope(to, action, body, credentials, prefixes=("s", "wsa", "tds", "tev", "wsnt"))
 
 
-PULL_BODY = f"<tev:PullMessages><tev:Timeout>PT0S</tev:Timeout><tev:MessageLimit>{PAGE}</tev:MessageLimit></tev:PullMessages>"
+PULL_BODY = (f"<tev:PullMessages><tev:Timeout>PT0S</tev:Timeout><tev:MessageLimit>{PAGE}</tev:MessageLimit>"
+             "</tev:PullMessages>")
 CREATE_BODY = ("<tev:CreatePullPointSubscription><tev:Filter>"
                f'<wsnt:TopicExpression Dialect="{CONCRETE_SET}" xmlns:tns1="http://www.onvif.org/ver10/topics">'
                "tns1:Resource//.</wsnt:TopicExpression></tev:Filter>"

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
-from gateway.uplink.link import Link
-from gateway.uplink.stream import AsyncioStream
 from lxml import etree
 
 from bench.kit.process import (
@@ -33,6 +31,8 @@ from bench.steps.uplink_common import (
     envelope,
     messages_in,
 )
+from gateway.uplink.link import Link
+from gateway.uplink.stream import AsyncioStream
 
 #: One exchange: (path, body factory) -> (status, body, sent twice).  The body is made again for a second
 #: attempt: a WS-UsernameToken nonce must not be replayed.
@@ -252,7 +252,7 @@ async def run_phase(workload: str, path_name: str, send: Send, concurrency: int,
                 retried = False
                 try:
                     status, data, retried = await send(path, make)
-                except Exception as exc:  # noqa: BLE001 (counted and shown; the run goes on)
+                except Exception as exc:
                     status, data = 0, repr(exc).encode()
                 elapsed = time.perf_counter() - t0
                 phase.retried += retried

@@ -18,10 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.catalog.model import KeyEntry, Segment, UplinkConfig
-from gateway.catalog.store import Catalog
-from gateway.uplink.listener import TlsFiles, server_context
-
 from bench.kit.process import (
     ROOT,
     GatewayProcess,
@@ -41,6 +37,9 @@ from bench.steps.uplink_common import (
     Pki,
     error_summary,
 )
+from gateway.catalog.model import KeyEntry, Segment, UplinkConfig
+from gateway.catalog.store import Catalog
+from gateway.uplink.listener import TlsFiles, server_context
 
 
 class Fleet:

@@ -1,4 +1,5 @@
-"""bench/uplink.py, part 1: requests through one uplink beside a direct HTTP/2 connection, and the HTTP/2 stacks alone."""
+"""bench/uplink.py, part 1: requests through one uplink beside a direct HTTP/2 connection, and the HTTP/2 stacks
+alone."""
 from __future__ import annotations
 
 import argparse
@@ -13,13 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from gateway.catalog.model import Segment
-from gateway.catalog.store import Catalog
-from gateway.cli.demo_city import DEFAULT_SEED, generate_city
-from gateway.uplink.link import Link
-from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
-from gateway.uplink.registry import UplinkRegistry
-from gateway.uplink.stream import AsyncioStream
 
 from bench.kit.process import (
     GatewayProcess,
@@ -46,6 +40,13 @@ from bench.steps.uplink_http2 import (
     pull_maker,
     run_phase,
 )
+from gateway.catalog.model import Segment
+from gateway.catalog.store import Catalog
+from gateway.cli.demo_city import DEFAULT_SEED, generate_city
+from gateway.uplink.link import Link
+from gateway.uplink.listener import TlsFiles, UplinkListener, server_context
+from gateway.uplink.registry import UplinkRegistry
+from gateway.uplink.stream import AsyncioStream
 
 
 def replay_app(body: bytes) -> Callable[..., Awaitable[None]]:
@@ -69,9 +70,10 @@ def replay_app(body: bytes) -> Callable[..., Awaitable[None]]:
 async def raw_limits(pki: Pki, sample: bytes, concurrencies: Sequence[int], seconds: float,
                      credentials: tuple[str, str]) -> list[Phase]:
     """Link -> hypercorn and Link -> H2Server (the uplink's server) in this process, over loopback TLS."""
-    from gateway.uplink.h2server import H2Server
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
+
+    from gateway.uplink.h2server import H2Server
 
     app = replay_app(sample)
     stop = asyncio.Event()

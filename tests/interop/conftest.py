@@ -109,7 +109,7 @@ class Gateway:
     def base(self) -> str:
         return self.url.rsplit("/onvif/", 1)[0]
 
-    def start(self, *extra: str, port: int = 0) -> "Gateway":
+    def start(self, *extra: str, port: int = 0) -> Gateway:
         self.process = GatewayProcess(["--listen", f"127.0.0.1:{port}", "--db", self.db, *extra], log_path=self.log,
                                       timeout=STARTUP_TIMEOUT, grace=20.0)
         try:
@@ -181,7 +181,8 @@ def city_rows() -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def gateway(backend: str, city_rows: list[dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway(backend: str, city_rows: list[dict[str, str]],
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A read-mostly gateway shared by a module's tests."""
     gw = seeded(backend, tmp_path_factory.mktemp("gw"), city_rows).start()
     yield gw
