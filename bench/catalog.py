@@ -81,7 +81,8 @@ def raw_import(source: Path, db: Path) -> float:
         conn.execute("CREATE TABLE resource_scope (resource_id INTEGER NOT NULL, pos INTEGER NOT NULL, "
                      "uri TEXT NOT NULL)")
         started = time.perf_counter()
-        resources, scopes = [], []
+        resources: list[tuple[object, ...]] = []
+        scopes: list[tuple[int, int, str]] = []
         with source.open(newline="") as f:
             for rid, row in enumerate(csv.DictReader(f), 1):
                 resources.append((rid, row["token"], row["kind"], row["name"] or None,

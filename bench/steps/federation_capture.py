@@ -130,7 +130,8 @@ def raw_limit_once(pages: Sequence[bytes], work: Path, tag: int) -> RawRun:
             t0 = time.perf_counter()
             parsed = raw_parse(page, parser)
             t1 = time.perf_counter()
-            resources, scopes = [], []
+            resources: list[tuple[Any, ...]] = []
+            scopes: list[tuple[int, int, str]] = []
             for token, kind, name, lat, lon, elevation, offline, uris in parsed:
                 rid += 1
                 resources.append((rid, token, kind, name, lat, lon, elevation, offline, rid, "leaf", token,

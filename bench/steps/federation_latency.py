@@ -145,9 +145,9 @@ def measure_latency(leaf: Node, district: Node, city: Node, changes: int, seed: 
             assert current is not None
             name = f"{current.name or token} #{run_id}-{i}"
             before = time.perf_counter()
-            result = catalog.apply([dataclasses.replace(current, name=name)])
+            applied = catalog.apply([dataclasses.replace(current, name=name)])
             commit = time.perf_counter()
-            assert result.changed == 1, result
+            assert applied.changed == 1, applied
             deadline = commit + CHANGE_DEADLINE
             at_city = receivers[city.name].wait_for(name, deadline)
             at = {n: receivers[n].wait_for(name, commit + 0.5) if n != city.name else at_city
