@@ -108,7 +108,10 @@ class GatewayProcess:
         text = "".join(lines)
         if SERVING not in text or (uplinks and UPLINKS not in text):
             self.stop(keep_log=True)
-            raise StartFailed(f"the gateway did not start: {text!r}\n{self.stderr_tail(chars=8000)}")
+            tail = self.stderr_tail(chars=8000)
+            if self._own_log:
+                self.log_path.unlink(missing_ok=True)
+            raise StartFailed(f"the gateway did not start: {text!r}\n{tail}")
         self.url = text.split(SERVING, 1)[1].split()[0]
         if uplinks:
             self.uplink_port = int(text.split(UPLINKS, 1)[1].split()[0].rsplit(":", 1)[1])
