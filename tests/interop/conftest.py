@@ -2,7 +2,9 @@
 
 Each gateway is seeded through the real CLI (`catalog import`, `user add`) and
 served by `python -m gateway serve --listen 127.0.0.1:0`; the test waits for
-the address line the server prints once it is bound — never a sleep.
+the address line the server prints once it is bound — never a sleep. The
+process runner is the benchmarks' (`bench/kit/process.py`), so both start,
+wait for and stop a gateway the same way.
 """
 from __future__ import annotations
 
@@ -10,15 +12,14 @@ import csv
 import math
 import os
 import random
-import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bench.kit.process import GatewayProcess, StartFailed, vmsgw
 
 CENTRE = (32.0603, 118.7969)  # (lat, lon)
 USER, PASSWORD = "alice", "correct horse battery staple"
@@ -78,8 +79,7 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def run_cli(*args: str, db: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "gateway", *args, "--db", db], input=input, text=True,
-                          capture_output=True, timeout=300, cwd=Path(__file__).parents[2])
+    proc = vmsgw([*args, "--db", db], stdin=input, timeout=300, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"vmsgw {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -89,51 +89,46 @@ def run_cli(*args: str, db: str, input: str | None = None, check: bool = True) -
 class Gateway:
     db: str
     log: Path  # the server's stderr: a file, since a pipe nobody reads would block a chatty server
-    proc: subprocess.Popen[str] | None = None
-    url: str = ""
+    process: GatewayProcess | None = None
+
+    @property
+    def proc(self) -> subprocess.Popen[str] | None:
+        return self.process.proc if self.process is not None else None
+
+    @proc.setter
+    def proc(self, value: None) -> None:
+        """``gw.proc = None`` after killing it by hand: nothing left to stop."""
+        assert value is None
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return self.process.url if self.process is not None else ""
 
     @property
     def base(self) -> str:
         return self.url.rsplit("/onvif/", 1)[0]
 
-    def start(self, *extra: str, port: int = 0) -> "Gateway":
-        with self.log.open("a") as err:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--listen", f"127.0.0.1:{port}", "--db", self.db, *extra],
-                stdout=subprocess.PIPE, stderr=err, text=True, cwd=Path(__file__).parents[2])
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-        reader.start()
-        reader.join(STARTUP_TIMEOUT)
-        if not line or "serving on" not in line[0]:
-            self.stop()
-            raise AssertionError(f"gateway did not start: {line!r}\n{self.log.read_text()}")
-        self.url = line[0].split("serving on", 1)[1].strip()
+    def start(self, *extra: str, port: int = 0) -> Gateway:
+        self.process = GatewayProcess(["--listen", f"127.0.0.1:{port}", "--db", self.db, *extra], log_path=self.log,
+                                      timeout=STARTUP_TIMEOUT, grace=20.0)
+        try:
+            self.process.start()
+        except StartFailed as exc:
+            self.process = None
+            raise AssertionError(str(exc)) from None
         return self
 
     def children(self) -> set[int]:
         """The server's child processes now (its reply parsers), from Linux's /proc."""
-        assert self.proc is not None
-        found: set[int] = set()
-        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-            found.update(int(pid) for pid in (task / "children").read_text().split())
-        return found
+        assert self.process is not None
+        return self.process.children()
 
     def stop(self) -> int | None:
-        if self.proc is None:
+        if self.process is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
-        self.proc = None
+        code = self.process.stop()
+        self.process = None
         return code
 
 
@@ -186,7 +181,8 @@ def city_rows() -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def gateway(backend: str, city_rows: list[dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway(backend: str, city_rows: list[dict[str, str]],
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A read-mostly gateway shared by a module's tests."""
     gw = seeded(backend, tmp_path_factory.mktemp("gw"), city_rows).start()
     yield gw
