@@ -125,11 +125,10 @@ class Gateway:
         return self.process.children()
 
     def stop(self) -> int | None:
-        if self.process is None:
+        """Stop the server; its exit code, None if it was not running.  Its URL stays known for a restart."""
+        if self.process is None or self.process.proc is None:
             return None
-        code = self.process.stop()
-        self.process = None
-        return code
+        return self.process.stop()
 
 
 def _backends() -> list[object]:
