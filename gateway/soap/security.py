@@ -27,7 +27,6 @@ import binascii
 import hashlib
 import heapq
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -175,21 +174,6 @@ def check_username_token(
     if not fresh:
         raise _refuse(vocab, "wsse:Nonce has been used already")
     return Principal(name=token.username, level=level)
-
-
-def verify_username_token(
-    security_el: etree._Element,
-    *,
-    lookup: Callable[[str], tuple[str, str] | None],
-    nonces: NonceCache,
-    now: datetime,
-    tls: bool,
-    vocab: FaultVocabulary,
-    skew: timedelta = CREATED_SKEW,
-) -> Principal:
-    """Authenticate the ``wsse:UsernameToken`` in ``security_el`` with a synchronous ``lookup``."""
-    token = read_username_token(security_el, now=now, tls=tls, vocab=vocab, skew=skew)
-    return check_username_token(token, lookup(token.username), nonces=nonces, now=now, vocab=vocab, skew=skew)
 
 
 def _refuse(vocab: FaultVocabulary, reason: str) -> SoapFault:

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from lxml import etree
 from soapkit import USERS, VOCAB, envelope
 from zeep.wsse.username import UsernameToken
 
+from gateway.soap.dispatch import Principal
 from gateway.soap.envelope import parse_envelope
 from gateway.soap.fault import RECEIVER, SENDER, SoapFault
 from gateway.soap.ns import WSSE
@@ -19,11 +22,21 @@ from gateway.soap.security import (
     PASSWORD_DIGEST,
     PASSWORD_TEXT,
     NonceCache,
-    verify_username_token,
+    check_username_token,
+    read_username_token,
 )
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 NONCE = b"0123456789abcdef"
+
+def verify_username_token(security: etree._Element, *, lookup: Callable[[str], tuple[str, str] | None],
+                          **kw: Any) -> Principal:
+    """The SOAP app's two steps with a synchronous lookup: read the token, then check it against the record."""
+    nonces = kw.pop("nonces")
+    token = read_username_token(security, **kw)
+    kw.pop("tls")
+    return check_username_token(token, lookup(token.username), nonces=nonces, **kw)
+
 
 
 def token(user: str = "alice", password: str = "wonderland", *, nonce: bytes | None = NONCE,
@@ -148,7 +161,7 @@ def test_full_cache_refuses_rather_than_forgets() -> None:
 
 
 def test_tokens_we_send_verify_with_our_own_check() -> None:
-    from gateway.soap.security import NonceCache, username_token, verify_username_token
+    from gateway.soap.security import NonceCache, username_token
 
     now = datetime.now(UTC)
     header = username_token("alice", "s3cret", nonce=b"0123456789abcdef", created=now)
