@@ -186,6 +186,16 @@ prefix_map = Table(
     Column("local_prefix", TOKEN, nullable=False, unique=True),
 )
 
+#: Digested local parts (docs/wire-format.md §3.3 Rule 3) handed out by the media and PTZ proxies, and the
+#: segment token each stands for: a digest cannot be reversed (adaption.py, docs/wire-format.md §10.1).
+token_digest = Table(
+    "token_digest",
+    metadata,
+    Column("segment", String(64), primary_key=True),
+    Column("digest", TOKEN, primary_key=True),
+    Column("segment_token", TOKEN, nullable=False),
+)
+
 #: The SQLite R*Tree over resource locations, written by spatial.py: a separate
 #: MetaData so neither create_all nor autogenerate ever sees it.
 rtree_metadata = MetaData()
