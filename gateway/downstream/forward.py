@@ -121,6 +121,14 @@ class Forwarder:
         token_fields.rewrite(list(token_fields.sites(routed)), wire.__getitem__)
         return Routed(segment, routed)
 
+    async def locate(self, profile_token: str) -> tuple[Segment, str]:
+        """The segment a profile token leads to and the segment's own token; the fault of route() if none."""
+        probe = etree.Element("ProfileToken")
+        probe.text = profile_token
+        routed = await self.route(probe)
+        assert routed is not None  # the probe is a token
+        return routed.segment, routed.body.text or ""
+
     async def call(self, segment: Segment, namespace: str, body: etree._Element, action: str,
                    budget: float) -> etree._Element:
         """POST ``body`` to the segment's service ``namespace``; the answer with this gateway's tokens."""
