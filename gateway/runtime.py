@@ -34,6 +34,7 @@ from hypercorn.config import Config as HypercornConfig
 from gateway.catalog.store import Catalog
 from gateway.device import discovery
 from gateway.device.service import DEVICE_SERVICE, DeviceIdentity
+from gateway.downstream.pool import Downstream
 from gateway.events import service as events
 from gateway.events.context import EventContext, EventLimits
 from gateway.events.pullpoint import PULL_POINT_SERVICE
@@ -228,21 +229,27 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
         await stop.wait()
         watcher.stop()  # waiting PullMessages answer now, before the server drains
 
-    async with asyncio.TaskGroup() as group:
-        group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
-        group.create_task(watcher.run())
-        group.create_task(every(stop, REAP_INTERVAL, lambda: _reap(catalog), what="pull point reaper", log=log))
-        group.create_task(every(stop, CHECKPOINT_INTERVAL, lambda: _checkpoint(catalog), what="WAL checkpoint",
-                                log=log))
-        # Segment syncs write to the catalog and wake local pull points at once; uplinked segments are
-        # reached over the links the listener registers.
-        links = UplinkRegistry()
-        group.create_task(Supervisor(catalog, watcher.notify, links).run(stop))
-        if uplink is not None:
-            listening, context, limits = uplink
-            group.create_task(UplinkListener(listening, context, catalog, links, limits=limits).serve(stop))
-        # Uplinks serve the same app to remote clients over the connections this gateway opens (docs/wire-format.md §9).
-        group.create_task(Connector(catalog, app).run(stop))
+    # Segment syncs and the media forwarding share one client per segment; uplinked segments are reached
+    # over the links the listener registers.
+    links = UplinkRegistry()
+    downstream = Downstream(links)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
+            group.create_task(watcher.run())
+            group.create_task(every(stop, REAP_INTERVAL, lambda: _reap(catalog), what="pull point reaper", log=log))
+            group.create_task(every(stop, CHECKPOINT_INTERVAL, lambda: _checkpoint(catalog), what="WAL checkpoint",
+                                    log=log))
+            # Segment syncs write to the catalog and wake local pull points at once.
+            group.create_task(Supervisor(catalog, watcher.notify, downstream).run(stop))
+            if uplink is not None:
+                listening, context, limits = uplink
+                group.create_task(UplinkListener(listening, context, catalog, links, limits=limits).serve(stop))
+            # Uplinks serve the same app to remote clients over the connections this gateway opens
+            # (docs/wire-format.md §9).
+            group.create_task(Connector(catalog, app).run(stop))
+    finally:
+        await downstream.aclose()
 
 
 def _shown(sock: socket.socket) -> str:
