@@ -145,6 +145,13 @@ segment = Table(
     Column("uplink_token_sha256", String(64)),
     # An index, not a constraint: SQLite adds it without rebuilding the table.
     Index(None, "uplink_identity", unique=True),
+    # gateway | device (model.KINDS, checked by segments.py: a CHECK would make SQLite rebuild the table).
+    Column("kind", String(16), nullable=False, server_default="gateway"),
+    # A device segment's settings: the token prefix when the device presents no Annex A ID, and its location.
+    Column("device_prefix", _bytewise(64)),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("elevation", Float),
 )
 
 #: ONVIF Uplink configurations (docs/wire-format.md §9.5), keyed by the normalised RemoteAddress (uplinks.py).

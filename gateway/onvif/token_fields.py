@@ -54,7 +54,7 @@ class Site:
     def value(self) -> str:
         if self.attribute is None:
             return (self.element.text or "").strip()
-        return self.element.get(self.attribute, "").strip()
+        return str(self.element.get(self.attribute, "")).strip()
 
     def set(self, value: str) -> None:
         if self.attribute is None:

@@ -1,7 +1,7 @@
 """token digest: the segment tokens behind the digested local parts this gateway hands out
 
 Revision ID: 5b1e0c7a9d42
-Revises: 3d5e8a1f0b27
+Revises: 12ac08cbe587
 Create Date: 2026-12-07 23:45:00
 
 A segment token whose local part cannot be kept (too long, a colon) is handed
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b1e0c7a9d42"
-down_revision: str | Sequence[str] | None = "3d5e8a1f0b27"
+down_revision: str | Sequence[str] | None = "12ac08cbe587"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
