@@ -307,3 +307,27 @@ def test_unknown_and_foreign_tokens_never_reach_the_camera(hierarchy: Hierarchy,
     assert foreign.subcodes == ["Sender", "InvalidArgVal", "NoProfile"]
     # (the leaf's sync polls GetProfiles without a token meanwhile)
     assert [c["tokens"] for c in camera.calls("GetProfiles") if c["tokens"]] == [{"Token": "Profile_9"}]
+
+
+def test_home_assistants_onvif_setup_gets_working_profiles_uris_and_snapshots(hierarchy: Hierarchy) -> None:
+    """onvif-zeep-async runs Home Assistant's setup against the city and gets what plays."""
+    import json
+    import os
+    import subprocess
+    from urllib.parse import quote, urlsplit
+
+    from tests.clients.test_clients import HERE, ROOT, zeep_async_python
+
+    city = hierarchy.city
+    where = urlsplit(city.gateway.url)
+    done = subprocess.run([str(zeep_async_python()), str(HERE / "zeep_async_ha_setup.py"), str(where.hostname),
+                           str(where.port), OPERATOR], input=OPERATOR_PASSWORD + "\n", capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {"Media", "PTZ"} <= set(result["capabilities"]) and result["snapshot_capable"], result
+    assert [p["token"].rsplit(":", 1)[1] for p in result["profiles"]] == ["Profile_1", "Profile_2"], result
+    first = result["profiles"][0]
+    assert first["snapshot"] == "ffd8ff" and first["presets"] is not None, first
+    uri = first["stream_uri"].replace("rtsp://", f"rtsp://{OPERATOR}:{quote(OPERATOR_PASSWORD)}@", 1)
+    assert count_frames(uri).frames >= MIN_FRAMES
