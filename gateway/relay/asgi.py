@@ -1,0 +1,234 @@
+"""The relay's ASGI app on the web-service port: RTSP over HTTP and the snapshot proxy (docs/wire-format.md §11.5).
+
+RTSP over HTTP (the tunnel Media2's ``RtspOverHttp`` asks for on the web-service port): a ``GET`` of a stream
+path with ``x-sessioncookie`` opens the server-to-client half, answered 200 ``application/x-rtsp-tunnelled``
+without Content-Length and kept open; ``POST`` s with the same cookie carry the client-to-server half, base64
+(whitespace ignored, groups split anywhere, across POSTs too).  Clients announce ``Content-Length: 32767`` on a
+POST and send for as long as the session lasts; several POSTs may feed one session.  The pair is one relay
+session (session.py), authenticated at the RTSP level like a TCP client.
+
+Snapshots: ``GET /snapshot/<token>`` with HTTP Digest or Basic (the gateway's users, the media access rule);
+the bytes come from the injected ``open_snapshot``, the first of them within ``reply_timeout`` (else 504), each
+next one within the same, and at most :data:`MAX_SNAPSHOT` octets in all.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from gateway.relay import paths
+from gateway.relay.auth import Credentials
+from gateway.relay.session import Relay, RelayLimits
+from gateway.relay.upstream import OpenSnapshot, RelayError, Resolver
+
+log = logging.getLogger("gateway.relay")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+TUNNELLED = b"application/x-rtsp-tunnelled"
+#: The largest JPEG the proxy passes; a camera's full-resolution snapshot is well below.
+MAX_SNAPSHOT = 16 * 1024 * 1024
+#: Base64 octets buffered per POST chunk before the session must take them (the queue holds a few chunks).
+_QUEUE = 4
+
+
+class _Tunnel:
+    """The :class:`ByteStream` of one tunnelled session: reads are decoded POST bodies, writes the GET's body."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._incoming: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE)
+        self._carry = b""
+        self._closed = False
+
+    async def read(self) -> bytes:
+        if self._closed and self._incoming.empty():
+            return b""
+        data = await self._incoming.get()
+        if not data:
+            self._closed = True
+        return data
+
+    async def write(self, data: bytes) -> None:
+        if self._closed:
+            raise ConnectionResetError("the tunnel is closed")
+        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self._incoming.put_nowait(b"")
+
+    async def feed(self, text: bytes) -> bool:
+        """Decode and queue a piece of a POST body; False (and the tunnel closed) when it is no base64."""
+        data = self._carry + b"".join(text.split())
+        whole = len(data) - len(data) % 4
+        self._carry = data[whole:]
+        try:
+            decoded = base64.b64decode(data[:whole], validate=True)
+        except binascii.Error:
+            await self.aclose()
+            return False
+        if decoded and not self._closed:
+            await self._incoming.put(decoded)
+        return not self._closed
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _plain(send: Send, status: int, text: str, *headers: tuple[bytes, bytes]) -> None:
+    body = (text + "\n").encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RelayApp:
+    """ASGI 3 app for :func:`gateway.relay.paths.is_relay_path` paths; others get 404."""
+
+    def __init__(self, resolver: Resolver, credentials: Credentials, open_snapshot: OpenSnapshot,
+                 limits: RelayLimits | None = None, *, relay: Relay | None = None) -> None:
+        self.relay = relay or Relay(resolver, credentials, limits)
+        self._open_snapshot = open_snapshot
+        self._tunnels: dict[str, _Tunnel] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        cookie = _header(scope, b"x-sessioncookie")
+        if paths.split_stream_path(path) is not None and cookie:
+            if method == "GET":
+                await self._get(scope, receive, send, cookie)
+            elif method == "POST":
+                await self._post(receive, send, cookie)
+            else:
+                await _plain(send, 405, "GET or POST", (b"allow", b"GET, POST"))
+            return
+        token = paths.token_of_snapshot_path(path)
+        if token is not None:
+            if method in ("GET", "HEAD"):
+                await self._snapshot(scope, send, token)
+            else:
+                await _plain(send, 405, "GET", (b"allow", b"GET"))
+            return
+        await _plain(send, 404, "no such stream or snapshot")
+
+    # -- RTSP over HTTP --------------------------------------------------------------------------------------
+
+    async def _get(self, scope: Scope, receive: Receive, send: Send, cookie: str) -> None:
+        if cookie in self._tunnels or len(cookie) > 128:
+            await _plain(send, 400, "this x-sessioncookie is in use or too long")
+            return
+        if len(self._tunnels) >= self.relay.limits.max_sessions:
+            await _plain(send, 503, "too many tunnels")
+            return
+        tunnel = _Tunnel(send)
+        self._tunnels[cookie] = tunnel
+        try:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", TUNNELLED), (b"cache-control", b"no-store"),
+                                    (b"pragma", b"no-cache")]})
+            client = scope.get("client") or ("?", 0)
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                await tunnel.aclose()
+
+            watcher = asyncio.create_task(watch_disconnect())
+            try:
+                await self.relay.session(tunnel, f"{client[0]}:{client[1]} (http tunnel)")
+            finally:
+                watcher.cancel()
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self._tunnels.pop(cookie, None)
+
+    async def _post(self, receive: Receive, send: Send, cookie: str) -> None:
+        tunnel = self._tunnels.get(cookie)
+        if tunnel is None:
+            await _plain(send, 404, "no tunnel has this x-sessioncookie")
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            if message.get("body") and not await tunnel.feed(message["body"]):
+                await _plain(send, 400, "a tunnel POST carries base64")
+                return
+            if not message.get("more_body"):
+                break
+        await _plain(send, 200, "")
+
+    # -- snapshots -------------------------------------------------------------------------------------------
+
+    async def _snapshot(self, scope: Scope, send: Send, token: str) -> None:
+        gate = self.relay.gate
+        target = bytes(scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + bytes(scope["query_string"]).decode("latin-1")
+        verdict = await gate.check(_header(scope, b"authorization"), scope["method"], target)
+        if verdict.status == 401:
+            challenges = [(b"www-authenticate", value.encode()) for value in gate.challenges(stale=verdict.stale)]
+            await _plain(send, 401, "authentication required", *challenges)
+            return
+        if verdict.principal is None or verdict.status != 200:
+            await _plain(send, 403, "this user may not read media")
+            return
+        timeout = self.relay.limits.reply_timeout
+        chunks = None
+        try:
+            async with asyncio.timeout(timeout):
+                snapshot = await self._open_snapshot(token, verdict.principal)
+                chunks = snapshot.chunks
+                first = await anext(chunks, b"")
+        except RelayError as error:
+            log.warning("relay: snapshot %r: segment %s: %s", token, error.segment or "-", error.reason)
+            await _plain(send, error.http_status, error.reason)
+            return
+        except TimeoutError:
+            log.warning("relay: snapshot %r: no answer within %g s", token, timeout)
+            await _plain(send, 504, "the device did not answer in time")
+            return
+        try:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", snapshot.content_type.encode("latin-1")),
+                                    (b"cache-control", b"no-store")]})
+            total, chunk = 0, first
+            while chunk:
+                total += len(chunk)
+                if total > MAX_SNAPSHOT:
+                    log.warning("relay: snapshot %r larger than %d octets; cut", token, MAX_SNAPSHOT)
+                    break
+                if scope["method"] != "HEAD":
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                async with asyncio.timeout(timeout):
+                    chunk = await anext(chunks, b"")
+        except (TimeoutError, RelayError) as error:
+            log.warning("relay: snapshot %r ended early: %s", token, error or "timeout")
+        finally:
+            with contextlib.suppress(Exception):
+                await chunks.aclose()  # type: ignore[attr-defined]
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
