@@ -71,7 +71,9 @@ GOODBYE_TIMEOUT = 1.0
 class ServerLimits:
     """What one uplink's server allows; tests scale the timers down."""
 
-    max_streams: int = 100  # SETTINGS_MAX_CONCURRENT_STREAMS; RFC 9113 §6.5.2 recommends at least 100
+    #: SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2 recommends at least 100): an RTSP tunnel takes two
+    #: streams, so this leaves room for 100 streamed sessions and the SOAP exchanges (docs/wire-format.md §13.3).
+    max_streams: int = 256
     max_body_bytes: int = 2 << 20  # above the SOAP app's own 1 MiB cap, so the app answers first
     ping_interval: float = 10.0  # docs/wire-format.md §9.4 rec: traffic at least every ~20 s
     silence_timeout: float = 30.0  # docs/wire-format.md §9.4: no packet for 30 s -> close and reconnect

@@ -259,11 +259,11 @@ class Link:
                 self._forget(sid)
 
     async def _open(self, method: str, path: str, headers: Sequence[tuple[bytes, bytes]], authority: str, *,
-                    end_stream: bool) -> int:
+                    end_stream: bool, spare: int = 0) -> int:
         while True:
             if not self.alive:
                 raise LinkClosed(self.reason or "closed")
-            if self._h2.open_outbound_streams < self._h2.remote_settings.max_concurrent_streams:
+            if self._h2.open_outbound_streams + spare < self._h2.remote_settings.max_concurrent_streams:
                 break
             await self._changed.wait()
         try:
@@ -283,16 +283,20 @@ class Link:
         return sid
 
     async def open_channel(self, method: str, path: str, headers: Sequence[tuple[bytes, bytes]] = (), *,
-                           authority: str | None = None, end_request: bool = False,
+                           authority: str | None = None, end_request: bool = False, spare: int = 0,
                            timeout: float | None = None) -> Channel:
         """Open a stream (within ``timeout``, waiting for a slot) whose bodies flow while it lasts (rule 6).
 
-        ``end_request`` sends the request without a body (a GET).  Raises LinkClosed or LinkTimeout.
+        ``end_request`` sends the request without a body (a GET).  ``spare`` waits until that many more
+        slots are free as well: the first of a pair of streams (a tunnel's GET) must not take the slot its
+        partner needs, or pairs opening at once deadlock under the peer's stream limit.
+        Raises LinkClosed or LinkTimeout.
         """
         timeout = self.limits.request_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(timeout):
-                sid = await self._open(method, path, headers, authority or self.authority, end_stream=end_request)
+                sid = await self._open(method, path, headers, authority or self.authority, end_stream=end_request,
+                                       spare=spare)
         except TimeoutError:
             raise LinkTimeout(f"no stream for {method} {path} within {timeout:g} s") from None
         flow = self._channels[sid] = _Flow()

@@ -100,7 +100,7 @@ async def open_link_tunnel(link: Link, url: str, *, timeout: float,
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     get = await link.open_channel("GET", target, [*extra, (b"accept", TUNNEL_TYPE)], authority=authority,
-                                  end_request=True, timeout=timeout)
+                                  end_request=True, spare=1, timeout=timeout)
     try:
         try:
             async with asyncio.timeout_at(deadline):

@@ -362,3 +362,35 @@ def test_a_segment_without_a_link_is_refused_as_closed() -> None:
             await open_tunnel(UplinkRegistry(), "nowhere", "/x", timeout=0.2)
 
     run(main())
+
+
+def test_tunnels_opening_at_once_under_the_peers_stream_limit_never_deadlock() -> None:
+    """Each tunnel needs two streams; with four allowed, six tunnels opening at once get through two by two
+    (a GET waits until its POST's slot is free too), instead of four GETs holding every slot."""
+    apps = Apps()
+
+    async def one(link: Link, n: int) -> bytes:
+        tunnel = await open_link_tunnel(link, f"/tunnel?{n}", timeout=10)
+        try:
+            await tunnel.write(f"hello {n}".encode())
+            await asyncio.sleep(0.1)
+            return await tunnel.read()
+        finally:
+            await tunnel.aclose()
+
+    async def main() -> None:
+        async with served(apps, limits=ServerLimits(max_streams=4)) as (link, _server):
+            replies = await asyncio.gather(*(one(link, n) for n in range(6)))
+            assert replies == [f"hello {n}".encode() for n in range(6)]
+            held = [await open_link_tunnel(link, "/tunnel", timeout=5) for _ in range(2)]
+            with pytest.raises(LinkTimeout):
+                await open_link_tunnel(link, "/tunnel", timeout=0.3)
+            waiting = asyncio.create_task(open_link_tunnel(link, "/tunnel", timeout=5))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+            await held[0].aclose()
+            third = await asyncio.wait_for(waiting, 3)
+            for tunnel in (held[1], third):
+                await tunnel.aclose()
+
+    run(main())
