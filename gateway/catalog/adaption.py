@@ -150,3 +150,18 @@ def _recorded(conn: Connection, segment: str, digests: Iterable[str]) -> set[str
         found.update(row[0] for row in conn.execute(select(token_digest.c.digest).where(
             token_digest.c.segment == segment, token_digest.c.digest.in_(chunk))))
     return found
+
+
+def device_prefix(engine: Engine, segment: str) -> str | None:
+    """The device prefix of a device segment's tokens, as its sync stored them; None before its first sync.
+
+    A device segment's segment tokens all carry the one prefix its sync
+    chose (docs/wire-format.md §12.1), so any of its resources tells it.
+    """
+    with engine.connect() as conn:
+        token = conn.execute(select(resource.c.segment_token).where(resource.c.segment == segment)
+                             .order_by(resource.c.id.desc()).limit(1)).scalar_one_or_none()
+    if token is None:
+        return None
+    prefix, sep, _ = token.partition(SEPARATOR)
+    return prefix if sep else None

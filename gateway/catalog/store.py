@@ -260,6 +260,10 @@ class Catalog:
         """Where each remote token leads; ForeignToken or LocalToken for the first that leads nowhere."""
         return adaption.resolve(self.engine, tokens)
 
+    def device_prefix(self, segment: str) -> str | None:
+        """The prefix a device segment's sync gave its tokens; None before its first sync."""
+        return adaption.device_prefix(self.engine, segment)
+
     def adapt_tokens(self, segment: str, segment_tokens: Iterable[str]) -> dict[str, str]:
         """This gateway's token for each of a segment's tokens (BadSegmentToken for an invalid one)."""
         return adaption.adapt(self.engine, segment, segment_tokens)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from gateway.addressing.tokens import SEPARATOR
 from gateway.catalog.adaption import BadSegmentToken, ForeignToken, LocalToken
 from gateway.catalog.model import DEVICE, Segment
 from gateway.catalog.store import Catalog
@@ -78,10 +79,11 @@ def budget_of(headers: Mapping[str, str]) -> float:
 
 @dataclass(frozen=True)
 class Routed:
-    """A request body rewritten for one segment."""
+    """A request body rewritten for one segment; ``prefix``: a device segment's device prefix, else None."""
 
     segment: Segment
     body: etree._Element
+    prefix: str | None = None
 
 
 class Forwarder:
@@ -119,19 +121,24 @@ class Forwarder:
         except NotDeviceToken as err:
             raise token_fields.unknown_token(found[0].name, str(err)) from None
         token_fields.rewrite(list(token_fields.sites(routed)), wire.__getitem__)
-        return Routed(segment, routed)
+        prefix = next(iter(targets.values())).token.partition(SEPARATOR)[0] if segment.kind == DEVICE else None
+        return Routed(segment, routed, prefix)
 
-    async def locate(self, profile_token: str) -> tuple[Segment, str]:
-        """The segment a profile token leads to and the segment's own token; the fault of route() if none."""
+    async def locate(self, profile_token: str) -> Routed:
+        """Where a profile token leads: its ``body`` is a ``ProfileToken`` element holding the segment's own
+        token; the fault of route() if it leads nowhere."""
         probe = etree.Element("ProfileToken")
         probe.text = profile_token
         routed = await self.route(probe)
         assert routed is not None  # the probe is a token
-        return routed.segment, routed.body.text or ""
+        return routed
 
     async def call(self, segment: Segment, namespace: str, body: etree._Element, action: str,
-                   budget: float) -> etree._Element:
-        """POST ``body`` to the segment's service ``namespace``; the answer with this gateway's tokens."""
+                   budget: float, prefix: str | None = None) -> etree._Element:
+        """POST ``body`` to the segment's service ``namespace``; the answer with this gateway's tokens.
+
+        ``prefix``: a device segment's device prefix (looked up when not given).
+        """
         share = below(budget)
         if share < MIN_BUDGET:
             raise faults.receiver(f"segment {segment.name}: no time left to ask it (budget {budget:.2f} s)")
@@ -154,26 +161,30 @@ class Forwarder:
         if answer.tag != f"{body.tag}Response":
             raise faults.receiver(f"segment {segment.name} answered {etree.QName(answer).localname} to "
                                   f"{etree.QName(body).localname}")
-        await self.adapt_answer(segment, answer)
+        await self.adapt_answer(segment, answer, prefix)
         return answer
 
-    async def adapt_answer(self, segment: Segment, answer: etree._Element) -> None:
-        """Every token of a segment's answer becomes this gateway's, in place."""
+    async def adapt_answer(self, segment: Segment, answer: etree._Element, prefix: str | None = None) -> None:
+        """Every token of a segment's answer becomes this gateway's, in place.
+
+        A device's own tokens become segment tokens under its device prefix
+        first, as its sync stores them (docs/wire-format.md §12.1).
+        """
         found = list(token_fields.sites(answer))
         if not found:
             return
-        own = {s.value: self._segment_token(segment, s.value) for s in found}
+        if segment.kind == DEVICE:
+            prefix = prefix or await asyncio.to_thread(self.catalog.device_prefix, segment.name)
+            if prefix is None:
+                raise faults.receiver(f"segment {segment.name}: the device has not been read yet; try again")
+            own = {s.value: segment_token(prefix, s.value) for s in found}
+        else:
+            own = {s.value: s.value for s in found}
         try:
             remote = await asyncio.to_thread(self.catalog.adapt_tokens, segment.name, list(own.values()))
         except BadSegmentToken as err:
             raise faults.receiver(str(err)) from None
         token_fields.rewrite(found, lambda value: remote[own[value]])
-
-    @staticmethod
-    def _segment_token(segment: Segment, wire: str) -> str:
-        if segment.kind == DEVICE and segment.device_prefix:
-            return segment_token(segment.device_prefix, wire)
-        return wire
 
     async def forward(self, body: etree._Element, namespace: str, action: str, budget: float) -> etree._Element:
         """The segment's answer to ``body``, which must carry a token."""
@@ -181,7 +192,7 @@ class Forwarder:
         if routed is None:
             raise faults.sender(f"{etree.QName(body).localname} needs a token to say which device it addresses",
                                 faults.INVALID_ARGS)
-        return await self.call(routed.segment, namespace, routed.body, action, budget)
+        return await self.call(routed.segment, namespace, routed.body, action, budget, routed.prefix)
 
     async def fan_out(self, body: etree._Element, namespace: str, action: str, budget: float,
                       limit: int) -> tuple[etree._Element, list[etree._Element]]:
@@ -240,6 +251,6 @@ def forwarding(contract: ServiceContract, *, listing: bool, prepare: Prepare | N
             return merged(frame, items)
         if prepare is not None:
             prepare(routed.body)
-        return await fw.call(routed.segment, contract.namespace, routed.body, action, budget)
+        return await fw.call(routed.segment, contract.namespace, routed.body, action, budget, routed.prefix)
 
     return handler

@@ -92,13 +92,14 @@ class MediaResolver:
         segment: Segment | None = None
         try:
             async with asyncio.timeout(RESOLVE_BUDGET):
-                segment, own = await fw.locate(token)
+                routed = await fw.locate(token)
+                segment = routed.segment
                 media2 = TR2 in (await fw.downstream.services(segment)).xaddrs
                 contract = MEDIA2 if media2 else MEDIA
                 body = _request(operation, media2, segment.uplinked and uplinked_protocol)
-                etree.SubElement(body, f"{{{contract.namespace}}}ProfileToken").text = own
+                etree.SubElement(body, f"{{{contract.namespace}}}ProfileToken").text = routed.body.text
                 answer = await fw.call(segment, contract.namespace, body, contract.request_action(operation),
-                                       RESOLVE_BUDGET)
+                                       RESOLVE_BUDGET, routed.prefix)
         except TimeoutError:
             raise UpstreamTimeout(f"no answer within {RESOLVE_BUDGET:g} s",
                                   segment=segment.name if segment else None) from None

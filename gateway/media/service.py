@@ -72,7 +72,8 @@ async def _routed_call(req: Request, contract: ServiceContract,
         raise faults.sender("ProfileToken is empty", faults.INVALID_ARGS)
     prepare(routed.body)
     action = contract.request_action(etree.QName(req.body).localname)
-    return await fw.call(routed.segment, contract.namespace, routed.body, action, budget_of(req.headers))
+    return await fw.call(routed.segment, contract.namespace, routed.body, action, budget_of(req.headers),
+                         routed.prefix)
 
 
 def _set_uri(answer: etree._Element, uri: str) -> None:
