@@ -45,7 +45,7 @@ from gateway.events.pullpoint import PULL_POINT_SERVICE
 from gateway.events.waiter import FeedWatcher
 from gateway.federation.supervisor import Supervisor
 from gateway.media import service as media
-from gateway.media.resolve import STREAMS_PER_SEGMENT, MediaResolver
+from gateway.media.resolve import STREAMS_PER_SEGMENT, MediaResolver, OpenTunnel
 from gateway.onvif.access import authorize, granted
 from gateway.onvif.faults import ONVIF_FAULTS
 from gateway.onvif.ns import NSMAP
@@ -57,14 +57,18 @@ from gateway.relay.asgi import RelayApp
 from gateway.relay.listener import RtspListener
 from gateway.relay.paths import is_relay_path
 from gateway.relay.session import Relay
+from gateway.relay.upstream import AtCapacity, NotAllowed, RelayError, UnknownToken, UpstreamFailed, UpstreamTimeout
 from gateway.soap.asgi import SoapApp
 from gateway.soap.dispatch import Principal
 from gateway.supervision.periodic import every
 from gateway.uplink.connecting.connector import Connector
 from gateway.uplink.extension import UPLINK_EXTENSION
+from gateway.uplink.listening.errors import LinkError, LinkTimeout
 from gateway.uplink.listening.link import LinkLimits
 from gateway.uplink.listening.listener import TlsFiles, UplinkListener, server_context
 from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink.listening.tunnel import TunnelRefused, open_tunnel
+from gateway.uplink.shared.stream import ByteStream
 from gateway.uplink_config import service as uplink_service
 
 log = logging.getLogger("gateway")
@@ -187,12 +191,31 @@ class Composite:
             await self.soap(scope, receive, send)
 
 
+#: A lower relay's refusal of a tunnel, as the relay's error for this level's client.
+_REFUSALS: dict[int, type[RelayError]] = {401: NotAllowed, 403: NotAllowed, 404: UnknownToken, 503: AtCapacity}
+
+
+def uplink_tunnels(links: UplinkRegistry) -> OpenTunnel:
+    """How the relay reaches an uplinked segment's stream: an RTSP tunnel over its link (docs/wire-format.md §13)."""
+    async def open_uplink(segment: str, url: str, timeout: float) -> ByteStream:
+        try:
+            return await open_tunnel(links, segment, url, timeout=timeout)
+        except TunnelRefused as refused:
+            raise _REFUSALS.get(refused.status, UpstreamFailed)(str(refused), segment=segment) from None
+        except LinkTimeout as exc:
+            raise UpstreamTimeout(str(exc), segment=segment) from None
+        except LinkError as exc:
+            raise UpstreamFailed(f"through its uplink: {exc}", segment=segment) from None
+    return open_uplink
+
+
 def build_app(catalog: Catalog, watcher: FeedWatcher, options: ServeOptions, *, downstream: Downstream | None = None,
               relay: Relay | None = None, rtsp_port: int | None = None) -> Composite:
     """The application; without ``downstream`` segments are reached with a client set of its own."""
     credentials = CredentialCache(catalog)
     forwarder = Forwarder(catalog, downstream if downstream is not None else Downstream())
-    resolver = MediaResolver(forwarder, streams_per_segment=options.streams_per_segment)
+    resolver = MediaResolver(forwarder, streams_per_segment=options.streams_per_segment,
+                             open_tunnel=uplink_tunnels(forwarder.downstream.uplinks))
     relay = relay if relay is not None else Relay(resolver, credentials)
     state = AppState(events=EventContext(catalog=catalog, watcher=watcher, limits=options.limits),
                      identity=options.identity, services=OFFERED, forwarder=forwarder, rtsp_port=rtsp_port)
