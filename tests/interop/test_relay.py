@@ -1,6 +1,6 @@
 """The relay with real parts: GStreamer's RTSP source behind it, ffprobe and rtspsrc in front, relays chained.
 
-Each relay is a process (tests/interop/relay_static.py) with a static resolver. Frame counts follow the
+Each relay is a process (bench/steps/stream_relay.py) with a static resolver. Frame counts follow the
 conformance probe: codec and size as the source's, at least 90 % of 25 fps × 4 s.
 """
 from __future__ import annotations
@@ -62,7 +62,7 @@ class RelayProcess:
 def start_relay(tmp: Path, config: dict[str, Any], name: str = "relay") -> RelayProcess:
     config = {"users": {USER: [PASSWORD, "User"]}, "limits": LIMITS, **config}
     err = (tmp / f"{name}.log").open("a")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.interop.relay_static", json.dumps(config)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "bench.steps.stream_relay", json.dumps(config)], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
