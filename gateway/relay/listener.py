@@ -57,5 +57,7 @@ class RtspListener:
         self._sessions.add(task)
         try:
             await self._relay.session(AsyncioStream(reader, writer), describe_peer(writer))
+        except asyncio.CancelledError:
+            pass  # serve() ends the session; this task is the connection's own, nothing awaits it
         finally:
             self._sessions.discard(task)

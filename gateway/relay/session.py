@@ -140,9 +140,9 @@ class _Session:
             await asyncio.gather(*tasks, return_exceptions=True)
             if self._up is not None:
                 await self._up.aclose()
-            await self._client.aclose()
             if self._cap_key is not None:
                 self._relay.caps.release(self._cap_key)
+            await self._client.aclose()  # a client that reads nothing takes up to CLOSE_TIMEOUT to let go
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._guard(work))
