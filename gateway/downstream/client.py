@@ -21,7 +21,7 @@ import httpx
 from lxml import etree
 
 from gateway.downstream import wire
-from gateway.downstream.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
+from gateway.downstream.errors import SegmentFault, SegmentMisbehaved, SegmentRefused, SegmentUnavailable
 
 Auth = Literal["ws", "digest", "both"]
 
@@ -73,7 +73,7 @@ class SegmentClient:
             if not challenged and not _not_authorized(reply):
                 mode = "both"
         if challenged:
-            raise SegmentUnavailable(f"{url} refused our login (HTTP {reply.status}, {self._how(mode)})")
+            raise SegmentRefused(f"{url} refused our login (HTTP {reply.status}, {self._how(mode)})")
         self.auth = mode
         return reply
 

@@ -36,7 +36,7 @@ from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.downstream import wire
 from gateway.downstream.client import SegmentClient
-from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbehaved
+from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentRefused
 from gateway.federation import device_protocol as dp
 from gateway.federation.segment import BACKOFF_CAP, BACKOFF_SPREAD, BACKOFF_START, GRACE, Pause, finishing
 from gateway.onvif.ns import TPTZ, TR2, TRT
@@ -125,10 +125,13 @@ class DeviceSync:
         return dp.device_prefix(scopes, ident, self.segment.device_prefix, self.segment.name), inventory
 
     async def _services(self) -> dict[str, str]:
-        """GetServices, after the clock (asked without a login, as devices answer anyone) sets the offset."""
+        """GetServices, after the clock (asked without a login, as devices answer anyone) sets the offset (Rule 4)."""
         sent = dt.datetime.now(dt.UTC)
-        when = dp.clock(await self.http.call(self.segment.url, dp.get_system_date_and_time(), self.timeout,
-                                             anonymous=True))
+        try:
+            when = dp.clock(await self.http.call(self.segment.url, dp.get_system_date_and_time(), self.timeout,
+                                                 anonymous=True))
+        except (SegmentFault, SegmentRefused):  # a device that wants a login even for its clock: keep ours
+            when = None
         if when is not None:
             self.http.clock_offset = when - sent - (dt.datetime.now(dt.UTC) - sent) / 2
         return wire.service_addresses(await self._call(wire.get_services()))

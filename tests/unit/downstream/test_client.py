@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from gateway.downstream.client import SegmentClient
-from gateway.downstream.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
+from gateway.downstream.errors import SegmentFault, SegmentMisbehaved, SegmentRefused, SegmentUnavailable
 from gateway.downstream.wire import MAX_REPLY_BYTES, Credentials, fault, get_services
 from gateway.onvif.ns import NSMAP, TDS, TER
 from gateway.soap.build import build_fault, build_response
@@ -105,7 +105,7 @@ def test_a_device_wanting_both_gets_both() -> None:
 def test_a_wrong_password_under_digest_is_a_refused_login() -> None:
     seen: list[httpx.Request] = []
     c = client(device("digest", seen), password="wrong")
-    with pytest.raises(SegmentUnavailable, match="refused our login"):
+    with pytest.raises(SegmentRefused, match="refused our login"):
         calls(c, 1)
     assert c.auth == "ws"  # nothing learnt from a failure
 
@@ -166,7 +166,7 @@ def test_a_dripping_device_is_cut_at_the_total_timeout() -> None:
     (httpx.Response(200, content=b"<" * (MAX_REPLY_BYTES + 1)), SegmentMisbehaved),
     (httpx.Response(200, content=b"\x00garbage"), SegmentMisbehaved),
     (httpx.Response(503, content=b"busy"), SegmentUnavailable),
-    (httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="x"'}), SegmentUnavailable),
+    (httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="x"'}), SegmentRefused),
 ])
 def test_every_bad_reply_is_a_segment_error(reply: httpx.Response, error: type[Exception]) -> None:
     c = scripted(lambda request: reply)

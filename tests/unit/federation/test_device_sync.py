@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import re
 import time
 from collections.abc import Callable
 
@@ -37,7 +39,19 @@ class Device:
     mode: str = "ok"  # ok | down | garbage
     serial: str = "S-1"
     geo: bool = True
+    ahead: float = 0.0  # seconds the device's clock runs ahead; a UsernameToken must be Created on its clock
+    clock_needs_login: bool = False
     asked: list[str] = dataclasses.field(default_factory=list)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.ahead)
+
+    def fresh(self, request: httpx.Request) -> bool:
+        created = re.search(rb"Created>([^<]+)<", request.content)
+        if created is None:
+            return False
+        when = dt.datetime.fromisoformat(created.group(1).decode().replace("Z", "+00:00"))
+        return abs((when - self.now()).total_seconds()) < 5
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.mode == "down":
@@ -47,6 +61,8 @@ class Device:
         body = parse_envelope(request.content, max_bytes=10**6, vocab=FaultVocabulary()).body
         op = etree.QName(body).localname
         self.asked.append(op)
+        if (op != "GetSystemDateAndTime" or self.clock_needs_login) and not self.fresh(request):
+            return httpx.Response(401, content=b"no")
         answer = getattr(self, op, None) if op != "GetGeoLocation" or self.geo else None
         if answer is None:
             return httpx.Response(400, content=build_fault(SoapFault(SENDER, f"no {op}"), relates_to=None,
@@ -57,7 +73,14 @@ class Device:
         return etree.Element(f"{{{ns}}}{name}Response", nsmap={**NSMAP, "tr2": TR2, "trt": TRT, "tptz": TPTZ})
 
     def GetSystemDateAndTime(self) -> etree._Element:
-        return self._resp(TDS, "GetSystemDateAndTime")
+        resp = self._resp(TDS, "GetSystemDateAndTime")
+        utc = etree.SubElement(etree.SubElement(resp, f"{{{TDS}}}SystemDateAndTime"), f"{{{TT}}}UTCDateTime")
+        now = self.now()
+        time_, date = etree.SubElement(utc, f"{{{TT}}}Time"), etree.SubElement(utc, f"{{{TT}}}Date")
+        for parent, fields in ((time_, ("Hour", "Minute", "Second")), (date, ("Year", "Month", "Day"))):
+            for name in fields:
+                etree.SubElement(parent, f"{{{TT}}}{name}").text = str(getattr(now, name.lower()))
+        return resp
 
     def GetServices(self) -> etree._Element:
         resp = self._resp(TDS, "GetServices")
@@ -194,6 +217,24 @@ def test_a_device_that_never_answered_properly_stores_nothing(catalog: Catalog, 
         await until(lambda: (s := catalog.get_segment("cam")) is not None and s.state == "down")
     run(catalog, cam, script)
     assert resources(catalog) == {}
+
+
+@pytest.mark.parametrize(("ahead", "clock_needs_login", "works"), [
+    (3600.0, False, True),  # the UsernameToken follows the device's clock
+    (0.0, True, True),  # a device that wants a login for its clock too: ours is close enough
+    (3600.0, True, False),  # ... but then an hour off cannot be learnt
+])
+def test_the_login_follows_the_devices_clock(catalog: Catalog, ahead: float, clock_needs_login: bool,
+                                             works: bool) -> None:
+    cam = Device(ahead=ahead, clock_needs_login=clock_needs_login)
+
+    async def script() -> None:
+        if works:
+            await until(lambda: len(resources(catalog)) == 4)
+        else:
+            await until(lambda: (s := catalog.get_segment("cam")) is not None and s.state == "down"
+                        and "refused" in (s.last_error or ""))
+    run(catalog, cam, script)
 
 
 def test_the_call_timeout_follows_the_heartbeat() -> None:
