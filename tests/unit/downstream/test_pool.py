@@ -9,10 +9,10 @@ import pytest
 from lxml import etree
 
 from gateway.catalog.model import DEVICE, Segment
-from gateway.downstream.errors import SegmentMisbehaved
+from gateway.downstream.errors import SegmentMisbehaved, SegmentUnavailable
 from gateway.downstream.pool import Downstream
 from gateway.downstream.tokens import ForeignToken, device_token, segment_token
-from gateway.downstream.wire import service_addresses
+from gateway.downstream.wire import get_services, service_addresses
 from gateway.onvif.ns import NSMAP, TDS, TEV, TR2
 from gateway.soap.build import build_response
 from gateway.uplink.listening.transport import UplinkTransport
@@ -38,6 +38,8 @@ def test_one_client_per_segment_until_its_configuration_changes() -> None:
         assert second is not first and second.credentials is not None and second.credentials.password == "new"
         await pool.aclose()
         assert first.client.is_closed and second.client.is_closed
+        with pytest.raises(SegmentUnavailable, match="reconfigured or removed"):
+            await first.call(CAM.url, get_services(), 1)
     asyncio.run(go())
 
 
