@@ -141,6 +141,28 @@ def test_without_an_id_or_location_the_prefix_is_derived_and_the_location_is_the
         other.stop()
 
 
+def test_a_configuration_event_is_read_before_the_next_heartbeat(gateway: Gateway, tmp_path: Path) -> None:
+    cam = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=3)
+    quiet = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=3, events=False, serial="QUIET-1")
+    try:
+        add_device(gateway, "evented", cam, "--heartbeat", "60", "--prefix", "evented")
+        add_device(gateway, "polled", quiet, "--prefix", "polled")  # no event service: the heartbeat's polls
+        gateway.start()
+        view = View(gateway)
+        view.wait(lambda s: len([t for t in s if t.startswith("evented:")]) == 4, 30, "the evented camera")
+        view.wait(lambda s: len([t for t in s if t.startswith("polled:")]) == 4, 30, "the polled camera")
+        time.sleep(1.5)  # the evented sync is waiting on its PullMessages now
+        cam.set_profiles(1)
+        quiet.set_profiles(1)
+        took = view.wait(lambda s: "evented:Profile_2" not in s and "evented:Profile_3" not in s, 10, "the event")
+        view.wait(lambda s: "polled:Profile_2" not in s, 10, "the next poll")
+        assert took < 10 and "evented:Profile_1" in view.state
+        assert cam.calls("CreatePullPointSubscription") and not quiet.calls("CreatePullPointSubscription")
+    finally:
+        cam.stop()
+        quiet.stop()
+
+
 def test_hostile_cameras_are_marked_down_and_the_gateway_keeps_answering(gateway: Gateway, tmp_path: Path) -> None:
     good, hung, garbage = (start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=1, serial=serial)
                            for serial in ("GOOD-1", "HUNG-1", "GARBAGE-1"))
