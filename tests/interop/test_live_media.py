@@ -331,3 +331,53 @@ def test_home_assistants_onvif_setup_gets_working_profiles_uris_and_snapshots(hi
     assert first["snapshot"] == "ffd8ff" and first["presets"] is not None, first
     uri = first["stream_uri"].replace("rtsp://", f"rtsp://{OPERATOR}:{quote(OPERATOR_PASSWORD)}@", 1)
     assert count_frames(uri).frames >= MIN_FRAMES
+
+
+def test_zeep_with_the_official_wsdls_reads_profiles_and_uris_at_the_city(hierarchy: Hierarchy) -> None:
+    """A typed client built from the official Media2 and PTZ WSDLs, as any ONVIF toolkit is."""
+    import zeep
+    from zeep.wsse.username import UsernameToken
+
+    from tests.interop.onvif_client import WSDL
+
+    city = hierarchy.city
+    wsse = UsernameToken(OPERATOR, OPERATOR_PASSWORD, use_digest=True)
+    media2 = zeep.Client(str(WSDL / "ver20/media/wsdl/media.wsdl"), wsse=wsse).create_service(
+        f"{{{TR2}}}Media2Binding", city.base + "/onvif/media2_service")
+    ptz = zeep.Client(str(WSDL / "ver20/ptz/wsdl/ptz.wsdl"), wsse=wsse).create_service(
+        f"{{{TPTZ}}}PTZBinding", city.base + "/onvif/ptz_service")
+    profiles = media2.GetProfiles(Type=["All"])
+    assert [p.token.rsplit(":", 1)[1] for p in profiles] == ["Profile_1", "Profile_2"]
+    first = profiles[0]
+    assert first.Configurations.VideoEncoder.Encoding == "H264"
+    uri = media2.GetStreamUri(Protocol="RtspUnicast", ProfileToken=first.token)
+    assert uri.startswith(f"rtsp://127.0.0.1:{city.rtsp_port}/live/")
+    assert media2.GetSnapshotUri(ProfileToken=first.token).startswith(city.base + "/snapshot/")
+    [node] = ptz.GetNodes()
+    assert node.token.split(":", 1)[0] == first.token.split(":", 1)[0]
+    status = ptz.GetStatus(ProfileToken=first.token)
+    assert status.Position is not None
+    with pytest.raises(zeep.exceptions.Fault, match="segment"):
+        ptz.GetStatus(ProfileToken=profiles[1].token)  # no PTZ on the camera's Profile_2
+
+
+def test_node_onvif_sets_the_camera_up_through_the_city(hierarchy: Hierarchy, camera: Camera) -> None:
+    import json
+    import subprocess
+    from urllib.parse import urlsplit
+
+    from tests.clients.test_clients import HERE, node_with_onvif
+
+    node = node_with_onvif()
+    city = hierarchy.city
+    where = urlsplit(city.gateway.url)
+    done = subprocess.run([node, str(HERE / "node" / "live_media.js"), str(where.hostname), str(where.port),
+                           OPERATOR], input=OPERATOR_PASSWORD + "\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert [p["token"] for p in result["profiles"]] == [profile(city, 1), profile(city, 2)]
+    assert result["profiles"][0]["encoding"] == "H264"
+    assert result["stream"].startswith(f"rtsp://{where.hostname}:{city.rtsp_port}/live/")
+    assert result["snapshot"].startswith(city.base + "/snapshot/")
+    assert result["move"] == "ok"
+    assert [c["tokens"] for c in camera.calls("RelativeMove")] == [{"ProfileToken": "Profile_1"}]
