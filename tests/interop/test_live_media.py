@@ -8,49 +8,35 @@ camera, a camera that hangs or answers garbage, come back as faults naming the f
 """
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from bench.kit.process import vmsgw
 from tests.fakes.camera.fixture import Camera, start_camera
 from tests.fakes.camera.probe import ProbeFailed, count_frames
 from tests.fakes.camera.rtsp import require_media_tools
-from tests.interop.conftest import Gateway, new_db_url, run_cli
-from tests.interop.media_kit import TPTZ, TR2, TRT, Answer, call, tokens
+from tests.interop.media_kit import (
+    OPERATOR,
+    OPERATOR_PASSWORD,
+    TPTZ,
+    TR2,
+    TRT,
+    Level,
+    call,
+    profiles_found,
+    start_level,
+    tokens,
+)
 
 pytestmark = pytest.mark.interop
 
 CAM_USER, CAM_PASSWORD = "admin", "camera secret"
-OPERATOR, OPERATOR_PASSWORD = "olga", "operator password"
 #: ffprobe reads 4 s of a 25 fps source: pass at 90 % of the frames (the source gives 101).
 MIN_FRAMES = int(0.9 * 25 * 4)
 SYNC_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Level:
-    name: str
-    gateway: Gateway
-    rtsp_port: int
-
-    @property
-    def base(self) -> str:
-        return self.gateway.base
-
-    def call(self, body: str, **kwargs: object) -> Answer:
-        return call(self.base, body, user=OPERATOR, password=OPERATOR_PASSWORD, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -61,28 +47,6 @@ class Hierarchy:
     @property
     def city(self) -> Level:
         return self.levels[-1]
-
-
-def start_level(name: str, tmp: Path, segment: list[str], password: str) -> Level:
-    work = tmp / name
-    work.mkdir()
-    db = new_db_url("sqlite", work)
-    run_cli("user", "add", OPERATOR, "--level", "operator", db=db, input=OPERATOR_PASSWORD + "\n")
-    run_cli("segment", "add", *segment, db=db, input=password + "\n")
-    port = free_port()
-    gw = Gateway(db=db, log=work / "server.log").start("--rtsp-listen", f"127.0.0.1:{port}")
-    return Level(name, gw, port)
-
-
-def profiles_found(level: Level) -> list[str]:
-    """The MediaProfile tokens a Resource Query at ``level`` finds."""
-    done = vmsgw(["query", "--url", level.gateway.url, "--user", OPERATOR, "--password-stdin", "--topic",
-                  "MediaProfile", "--json"], stdin=OPERATOR_PASSWORD + "\n", check=False)
-    if done.returncode != 0 or not done.stdout.strip().startswith("["):
-        return []
-    import json
-
-    return sorted(r["token"] for r in json.loads(done.stdout) if not r.get("offline"))
 
 
 @pytest.fixture(scope="module")
@@ -381,3 +345,16 @@ def test_node_onvif_sets_the_camera_up_through_the_city(hierarchy: Hierarchy, ca
     assert result["snapshot"].startswith(city.base + "/snapshot/")
     assert result["move"] == "ok"
     assert [c["tokens"] for c in camera.calls("RelativeMove")] == [{"ProfileToken": "Profile_1"}]
+
+
+@pytest.mark.parametrize("mode", ["hang", "garbage"])
+def test_a_stream_of_a_camera_that_hangs_or_babbles_fails_fast_at_the_city(hierarchy: Hierarchy, camera: Camera,
+                                                                        mode: str) -> None:
+    city = hierarchy.city
+    url = (f"rtsp://{OPERATOR}:{OPERATOR_PASSWORD.replace(' ', '%20')}@127.0.0.1:{city.rtsp_port}"
+           f"/live/{profile(city)}")
+    camera.mode(mode, operations=["GetStreamUri"])
+    started = time.monotonic()
+    with pytest.raises(ProbeFailed, match=r"50[234]|Server returned|Invalid data"):
+        count_frames(url, timeout=30)
+    assert time.monotonic() - started < 20  # each level's resolver gave up inside its own share
