@@ -358,3 +358,35 @@ def test_a_stream_of_a_camera_that_hangs_or_babbles_fails_fast_at_the_city(hiera
     with pytest.raises(ProbeFailed, match=r"50[234]|Server returned|Invalid data"):
         count_frames(url, timeout=30)
     assert time.monotonic() - started < 20  # each level's resolver gave up inside its own share
+
+
+def test_a_gateway_stops_gracefully_while_it_relays_a_stream(hierarchy: Hierarchy,
+                                                              tmp_path_factory: pytest.TempPathFactory) -> None:
+    import subprocess
+    import threading
+
+    leaf = hierarchy.levels[0]
+    top = start_level("top", tmp_path_factory.mktemp("top"), ["leaf", "--url", leaf.gateway.url, "--user", OPERATOR],
+                      OPERATOR_PASSWORD)
+    try:
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        while not profiles_found(top):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        url = (f"rtsp://{OPERATOR}:{OPERATOR_PASSWORD.replace(' ', '%20')}@127.0.0.1:{top.rtsp_port}"
+               f"/live/{profile(top)}")
+        viewer = subprocess.Popen(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-count_frames",
+                                   "-read_intervals", "%+60", "-show_entries", "stream=nb_read_frames", url],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        time.sleep(3)
+        assert viewer.poll() is None, "the stream should be playing"
+        codes: list[int | None] = []
+        stopping = threading.Thread(target=lambda: codes.append(top.gateway.stop()))
+        started = time.monotonic()
+        stopping.start()
+        stopping.join(30)
+        assert not stopping.is_alive() and codes == [0]
+        assert time.monotonic() - started < 10
+        assert viewer.wait(10) is not None  # the viewer's session ended with the gateway
+    finally:
+        top.gateway.stop()
