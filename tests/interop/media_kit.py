@@ -92,14 +92,14 @@ class Level:
         return call(self.base, body, user=OPERATOR, password=OPERATOR_PASSWORD, **kwargs)  # type: ignore[arg-type]
 
 
-def start_level(name: str, tmp: Path, segment: list[str], password: str) -> Level:
+def start_level(name: str, tmp: Path, segment: list[str], password: str, *extra: str) -> Level:
     work = tmp / name
     work.mkdir()
     db = new_db_url("sqlite", work)
     run_cli("user", "add", OPERATOR, "--level", "operator", db=db, input=OPERATOR_PASSWORD + "\n")
     run_cli("segment", "add", *segment, db=db, input=password + "\n")
     port = free_port()
-    gw = Gateway(db=db, log=work / "server.log").start("--rtsp-listen", f"127.0.0.1:{port}")
+    gw = Gateway(db=db, log=work / "server.log").start("--rtsp-listen", f"127.0.0.1:{port}", *extra)
     return Level(name, gw, port)
 
 

@@ -390,3 +390,41 @@ def test_a_gateway_stops_gracefully_while_it_relays_a_stream(hierarchy: Hierarch
         assert viewer.wait(10) is not None  # the viewer's session ended with the gateway
     finally:
         top.gateway.stop()
+
+
+def test_a_segments_stream_cap_refuses_one_more_stream_clearly(hierarchy: Hierarchy,
+                                                               tmp_path_factory: pytest.TempPathFactory) -> None:
+    import subprocess
+
+    leaf = hierarchy.levels[0]
+    capped = start_level("capped", tmp_path_factory.mktemp("capped"),
+                         ["leaf", "--url", leaf.gateway.url, "--user", OPERATOR], OPERATOR_PASSWORD,
+                         "--streams-per-segment", "1")
+    try:
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        while not profiles_found(capped):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        url = (f"rtsp://{OPERATOR}:{OPERATOR_PASSWORD.replace(' ', '%20')}@127.0.0.1:{capped.rtsp_port}"
+               f"/live/{profile(capped)}")
+        first = subprocess.Popen(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-count_frames",
+                                  "-read_intervals", "%+30", "-show_entries", "stream=nb_read_frames", url],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            time.sleep(3)
+            assert first.poll() is None, "the first stream should be playing"
+            with pytest.raises(ProbeFailed, match=r"453|Not Enough Bandwidth"):
+                count_frames(url, timeout=20)
+        finally:
+            first.kill()
+            first.wait()
+        deadline = time.monotonic() + 10
+        while True:  # the slot is given back when the first session ends
+            try:
+                assert count_frames(url, seconds=1).frames > 0
+                break
+            except ProbeFailed:
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+    finally:
+        capped.gateway.stop()
