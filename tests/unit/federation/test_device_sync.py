@@ -240,3 +240,16 @@ def test_the_login_follows_the_devices_clock(catalog: Catalog, ahead: float, clo
 def test_the_call_timeout_follows_the_heartbeat() -> None:
     assert device.call_timeout(SEGMENT) == pytest.approx(0.1 + device.GRACE)
     assert device.call_timeout(dataclasses.replace(SEGMENT, heartbeat=300)) == device.MAX_CALL_TIMEOUT
+
+
+def test_a_token_too_long_under_the_prefix_is_refused_and_counted(catalog: Catalog) -> None:
+    cam = Device(profiles={"P1": "Main", "x" * 60: "Too long"})
+
+    async def script() -> None:
+        await until(lambda: (s := catalog.get_segment("cam")) is not None and s.rejected >= 1
+                    and len(resources(catalog)) == 3)
+        await until(lambda: cam.asked.count("GetProfiles") >= 4)  # read again, at each heartbeat
+    run(catalog, cam, script)
+    segment = catalog.get_segment("cam")
+    assert segment is not None and segment.rejected == 1  # once, however many reads listed it again
+    assert not any("xxxx" in t for t in resources(catalog))
