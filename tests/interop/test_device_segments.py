@@ -164,23 +164,25 @@ def test_a_configuration_event_is_read_before_the_next_heartbeat(gateway: Gatewa
 
 
 def test_hostile_cameras_are_marked_down_and_the_gateway_keeps_answering(gateway: Gateway, tmp_path: Path) -> None:
-    good, hung, garbage = (start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=1, serial=serial)
-                           for serial in ("GOOD-1", "HUNG-1", "GARBAGE-1"))
+    modes = ("hang", "garbage", "truncate", "http-error")
+    good, *bad = (start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=1, serial=f"S-{name}")
+                  for name in ("good", *modes))
     locked = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=1, auth="digest")
-    cams = (good, hung, garbage, locked)
+    cams = (good, *bad, locked)
     try:
-        hung.hang()
-        garbage.garbage()
-        for name, cam in (("good", good), ("hung", hung), ("garbage", garbage)):
-            add_device(gateway, name, cam)
+        add_device(gateway, "good", good)
+        for mode, cam in zip(modes, bad, strict=True):
+            cam.mode(mode)
+            add_device(gateway, mode, cam)
         add_device(gateway, "locked", locked, password="wrong")
         gateway.start()
         wait_state(gateway, "good", lambda s: s["state"] == "up" and s["resources"] >= 2)
-        for name in ("hung", "garbage", "locked"):
+        for name in (*modes, "locked"):
             st = wait_state(gateway, name, lambda s: s["state"] == "down")
             assert st["resources"] == 0 and st["last_error"], st
-        errors = {n: status(gateway)[n]["last_error"] for n in ("hung", "garbage", "locked")}
-        assert "no answer" in errors["hung"] and "SOAP" in errors["garbage"] and "refused" in errors["locked"], errors
+        errors = {n: status(gateway)[n]["last_error"] for n in (*modes, "locked")}
+        assert "no answer" in errors["hang"] and "SOAP" in errors["garbage"] and "refused" in errors["locked"], errors
+        assert "HTTP 503" in errors["http-error"], errors
         client = Client(gateway.url, USER, PASSWORD)
         started = time.monotonic()
         got = client.drain(client.subscribe(topic_expression()))
