@@ -142,6 +142,19 @@ def test_without_an_id_or_location_the_prefix_is_derived_and_the_location_is_the
         other.stop()
 
 
+def test_a_camera_whose_clock_is_hours_off_still_takes_our_usernametoken(gateway: Gateway, tmp_path: Path) -> None:
+    cam = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, auth="ws", profiles=1,
+                       clock_offset=-3 * 3600.0)
+    try:
+        add_device(gateway, "late", cam)
+        gateway.start()
+        st = wait_state(gateway, "late", lambda s: s["state"] == "up" and s["resources"] == 2)
+        assert st["last_error"] is None
+        assert not [c for c in cam.calls("GetProfiles") if c["status"] != 200]
+    finally:
+        cam.stop()
+
+
 def test_a_configuration_event_is_read_before_the_next_heartbeat(gateway: Gateway, tmp_path: Path) -> None:
     cam = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=3)
     quiet = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=3, events=False, serial="QUIET-1")
