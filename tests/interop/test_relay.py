@@ -42,6 +42,7 @@ class RelayProcess:
     proc: subprocess.Popen[str]
     rtsp: int
     http: int
+    log: Path
 
     def url(self, token: str = TOKEN, *, user: str = USER, password: str = PASSWORD, http: bool = False) -> str:
         from urllib.parse import quote
@@ -61,16 +62,17 @@ class RelayProcess:
 
 def start_relay(tmp: Path, config: dict[str, Any], name: str = "relay") -> RelayProcess:
     config = {"users": {USER: [PASSWORD, "User"]}, "limits": LIMITS, **config}
-    err = (tmp / f"{name}.log").open("a")
+    log = tmp / f"{name}.log"
+    err = log.open("a")
     proc = subprocess.Popen([sys.executable, "-m", "bench.steps.stream_relay", json.dumps(config)], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("relay: rtsp "):
         proc.kill()
-        raise RuntimeError(f"the relay did not start: {line!r}\n{(tmp / f'{name}.log').read_text()}")
+        raise RuntimeError(f"the relay did not start: {line!r}\n{log.read_text()}")
     _, _, rtsp, _, http_port = line.split()
-    return RelayProcess(proc, int(rtsp), int(http_port))
+    return RelayProcess(proc, int(rtsp), int(http_port), log)
 
 
 class SilentServer:
@@ -162,6 +164,26 @@ def test_relay_through_relay_through_relay(relay: RelayProcess, tmp_path: Path, 
     finally:
         assert city.stop() == 0
         assert district.stop() == 0
+
+
+def test_in_a_chain_the_level_next_to_a_hanging_camera_answers_first(relay: RelayProcess, tmp_path: Path) -> None:
+    """The city waits 2 s and tells the district so; the district waits 1.4 s for the leaf, which waits 0.9 s."""
+    district = start_relay(tmp_path, {"streams": {TOKEN: {"url": relay.url("dev:hang", user=""), "key": "leaf-gw",
+                                                          "user": USER, "password": PASSWORD}}}, "district")
+    city = start_relay(tmp_path, {"streams": {TOKEN: {"url": district.url(user=""), "key": "district-gw",
+                                                      "user": USER, "password": PASSWORD}}}, "city")
+    client = RawClient(city.rtsp)
+    try:
+        client.auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        started = time.monotonic()
+        answer = client.request("DESCRIBE", f"rtsp://127.0.0.1:{city.rtsp}/live/{TOKEN}")
+        assert answer.status == 504
+        assert time.monotonic() - started < LIMITS["reply_timeout"] * 0.8, "the city's own timer answered"
+    finally:
+        client.close()
+        city.stop()
+        district.stop()
+    assert "segment hung: no answer to DESCRIBE in time (504)" in relay.log.read_text()  # the leaf names the camera
 
 
 @pytest.mark.parametrize("scheme", ["rtsp", "rtsph"])
