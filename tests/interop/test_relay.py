@@ -145,6 +145,25 @@ def test_ffprobe_reads_every_frame_through_the_relay(relay: RelayProcess, transp
     assert probe.frames >= MIN_FRAMES, probe
 
 
+def test_ffprobe_tunnels_over_http_to_the_rtsp_port_too(relay: RelayProcess) -> None:
+    """ffmpeg's http transport on an rtsp:// URL tunnels to that URL's own port: the listener answers HTTP there."""
+    probe = count_frames(relay.url(), transport="http")
+    assert (probe.codec, probe.width, probe.height) == ("h264", 320, 240)
+    assert probe.frames >= MIN_FRAMES, probe
+
+
+@pytest.mark.parametrize(("data", "answer"), [
+    (b"GET /live/a HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.0 404"),  # no cookie
+    (b"POST /live/a HTTP/1.1\r\nx-sessioncookie: nobody\r\nContent-Length: 4\r\n\r\nAAAA", b"HTTP/1.0 404"),
+    (b"GET /elsewhere HTTP/1.1\r\nx-sessioncookie: c\r\n\r\n", b"HTTP/1.0 404"),
+    (b"GET /live/a HTTP/1.1\r\nX: " + b"y" * 20000, b"HTTP/1.0 431"),
+])
+def test_http_misuse_on_the_rtsp_port_is_refused(relay: RelayProcess, data: bytes, answer: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", relay.rtsp), timeout=10) as sock:
+        sock.sendall(data)
+        assert sock.recv(4096).startswith(answer)
+
+
 def test_each_token_reaches_its_own_profile(relay: RelayProcess) -> None:
     probe = count_frames(relay.url("dev:sub"))
     assert (probe.width, probe.height) == (160, 120) and probe.frames >= MIN_FRAMES
@@ -325,7 +344,7 @@ def test_the_segment_cap_refuses_with_453(relay: RelayProcess) -> None:
     (b"DESCRIBE rtsp://x/live/a RTSP/1.0\r\nCSeq: 1\r\nX: " + b"a" * 20000, b"400"),
     (b"DESCRIBE rtsp://x/live/a RTSP/1.0\r\n" + b"X: y\r\n" * 100 + b"\r\n", b"400"),
     (b"SET_PARAMETER rtsp://x/live/a RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 999999\r\n\r\n", b"413"),
-    (b"GET /live/a HTTP/1.1\r\nHost: x\r\n\r\n", b"505"),
+    (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", b"505"),
     (b"DESCRIBE rtsp://x/live/a RTSP/1.0\r\n\r\n", b"400 Bad Request\r\n\r\n"),  # no CSeq: a request error
     (b"DESCRIBE rtsp://x/elsewhere RTSP/1.0\r\nCSeq: 1\r\n\r\n", b"401 Unauthorized\r\n"),  # authentication first
 ])
