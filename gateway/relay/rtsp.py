@@ -191,6 +191,7 @@ class Parser:
 
     def __init__(self, *, max_body: int = MAX_BODY) -> None:
         self._buffer = bytearray()
+        self._pos = 0  # where the unconsumed bytes start
         self._eof = False
         self._error: RtspError | None = None
         self._max_body = max_body
@@ -198,9 +199,29 @@ class Parser:
 
     def receive_data(self, data: bytes) -> None:
         if data:
+            if self._pos:  # drop what was consumed before growing: the buffer holds at most one message more
+                del self._buffer[: self._pos]
+                self._pos = 0
             self._buffer += data
         else:
             self._eof = True
+
+    def take_frames(self) -> bytes:
+        """The interleaved frames complete at the head of the buffer, as one run of bytes (b"" when none): the
+        relay forwards them as they came, without an object per frame."""
+        if self._error is not None or self._head is not None:
+            return b""
+        buffer, start = self._buffer, self._pos
+        pos, size = start, len(buffer)
+        while pos + 4 <= size and buffer[pos] == 0x24:
+            end = pos + 4 + ((buffer[pos + 2] << 8) | buffer[pos + 3])
+            if end > size:
+                break
+            pos = end
+        if pos == start:
+            return b""
+        self._pos = pos
+        return bytes(buffer[start:pos])
 
     def next_event(self) -> Event:
         if self._error is not None:
@@ -212,28 +233,28 @@ class Parser:
             raise
 
     def _next(self) -> Event:
-        buffer = self._buffer
+        buffer, pos = self._buffer, self._pos
         if self._head is not None:
             return self._body()
-        while buffer[:2] == b"\r\n" or buffer[:1] == b"\n":  # blank lines between messages are tolerated
-            del buffer[: 2 if buffer[:1] == b"\r" else 1]
-        if not buffer:
+        while buffer[pos:pos + 2] == b"\r\n" or buffer[pos:pos + 1] == b"\n":  # blank lines between messages
+            pos += 2 if buffer[pos] == 0x0D else 1
+        self._pos = pos
+        if pos == len(buffer):
             return CLOSED if self._eof else NEED_DATA
-        if buffer[0] == 0x24:  # "$"
-            if len(buffer) >= 4:
-                end = 4 + int.from_bytes(buffer[2:4], "big")
+        if buffer[pos] == 0x24:  # "$": frames are consumed by moving the offset, never by moving bytes
+            if len(buffer) - pos >= 4:
+                end = pos + 4 + int.from_bytes(buffer[pos + 2:pos + 4], "big")
                 if len(buffer) >= end:
-                    raw = bytes(buffer[:end])
-                    del buffer[:end]
-                    return Frame(raw)
+                    self._pos = end
+                    return Frame(bytes(buffer[pos:end]))
             return self._truncated("an interleaved frame")
-        blank = _HEAD_END.search(buffer, 0, MAX_HEAD + 4)
+        blank = _HEAD_END.search(buffer, pos, pos + MAX_HEAD + 4)
         if blank is None:
-            if len(buffer) > MAX_HEAD:
+            if len(buffer) - pos > MAX_HEAD:
                 raise RtspError(400, f"message head longer than {MAX_HEAD} octets")
             return self._truncated("a message head")
-        head = bytes(buffer[: blank.start()])
-        del buffer[: blank.end()]
+        head = bytes(buffer[pos: blank.start()])
+        self._pos = blank.end()
         message, length = _parse_head(head, self._max_body)
         self._head = (message, length)
         return self._body()
@@ -241,11 +262,12 @@ class Parser:
     def _body(self) -> Event:
         assert self._head is not None
         message, length = self._head
-        if len(self._buffer) < length:
+        pos = self._pos
+        if len(self._buffer) - pos < length:
             return self._truncated("a message body")
         self._head = None
-        body = bytes(self._buffer[:length])
-        del self._buffer[:length]
+        body = bytes(self._buffer[pos:pos + length])
+        self._pos = pos + length
         return replace(message, body=body) if body else message
 
     def _truncated(self, what: str) -> Event:

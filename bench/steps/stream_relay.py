@@ -1,6 +1,6 @@
 """The relay alone, as a process, with a static resolver: the RTSP listener and the ASGI app under hypercorn.
 
-``python -m tests.interop.relay_static CONFIG_JSON`` prints ``relay: rtsp PORT http PORT`` once both are bound,
+``python -m bench.steps.stream_relay CONFIG_JSON`` prints ``relay: rtsp PORT http PORT`` once both are bound,
 and ends on SIGTERM/SIGINT (the listener's graceful shutdown) or when stdin closes.  The configuration::
 
     {"users": {"name": ["password", "User"]},
