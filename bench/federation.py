@@ -20,7 +20,7 @@ One run, with real ``python -m gateway serve`` processes on loopback:
    token set is then checked against the leaf.
 4. **Where the sync's time goes** — the captured replies are replayed through
    the district's own functions in the bench's process, stage by stage: what
-   a reply-parsing process does (``protocol.reply_body``, ``protocol.parse_pull``,
+   a reply-parsing process does (``wire.reply_body``, ``protocol.parse_pull``,
    pickling the batch) and what the storing thread does (unpickling it,
    ``Catalog.segment_set_reachable``, ``Catalog.segment_apply`` into a fresh
    catalog), timed; then a second district syncs under cProfile.

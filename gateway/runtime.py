@@ -1,13 +1,16 @@
 """Running the gateway: assembly, supervision and graceful shutdown, in one place.
 
-``serve`` binds the listening socket itself (so ``--listen HOST:0`` works and
-the real address is printed before the first request can arrive), then runs
+``serve`` binds the listening sockets itself (so ``--listen HOST:0`` works and
+the real addresses are printed before the first request can arrive), then runs
 the siblings of one TaskGroup: the HTTP server, the change-feed watcher, the
-pull-point reaper, the federation supervisor (one sync task per segment) and
-the uplink connector (one task per uplink configuration, serving this same
-app to its remote client) and, with ``--uplink-listen``, the uplink listener
-(segments behind firewalls connect to us; the supervisor reaches them through
-its registry of links).  Shutdown order (SIGINT/SIGTERM): release waiting
+pull-point reaper, the federation supervisor (one sync task per segment), the
+uplink connector (one task per uplink configuration, serving this same
+app to its remote client), with ``--rtsp-listen`` the RTSP relay listener and,
+with ``--uplink-listen``, the uplink listener (segments behind firewalls
+connect to us; the supervisor reaches them through its registry of links).
+The web-service port serves one composite app: the relay's paths (RTSP over
+HTTP, snapshots) go to the relay's ASGI app, everything else to the SOAP
+services.  Shutdown order (SIGINT/SIGTERM): release waiting
 PullMessages (they answer empty rather than being cancelled), stop accepting,
 let in-flight requests finish within ``GRACE``, cancel the rest, dispose of
 the engine.  A second SIGINT exits at once.
@@ -34,25 +37,38 @@ from hypercorn.config import Config as HypercornConfig
 from gateway.catalog.store import Catalog
 from gateway.device import discovery
 from gateway.device.service import DEVICE_SERVICE, DeviceIdentity
+from gateway.downstream.forward import Forwarder
+from gateway.downstream.pool import Downstream
 from gateway.events import service as events
 from gateway.events.context import EventContext, EventLimits
 from gateway.events.pullpoint import PULL_POINT_SERVICE
 from gateway.events.waiter import FeedWatcher
 from gateway.federation.supervisor import Supervisor
+from gateway.media import service as media
+from gateway.media.resolve import STREAMS_PER_SEGMENT, MediaResolver, OpenTunnel
 from gateway.onvif.access import authorize, granted
 from gateway.onvif.faults import ONVIF_FAULTS
 from gateway.onvif.ns import NSMAP
-from gateway.onvif.services import DEVICE, EVENTS, PULL_POINT, UPLINK, OfferedService
+from gateway.onvif.services import DEVICE, EVENTS, MEDIA, MEDIA2, PTZ, PULL_POINT, UPLINK, OfferedService
 from gateway.onvif.wsdl_files import wsdl_files
 from gateway.onvif.xml import utcnow
+from gateway.ptz import service as ptz
+from gateway.relay.asgi import RelayApp
+from gateway.relay.listener import RtspListener
+from gateway.relay.paths import is_relay_path
+from gateway.relay.session import Relay
+from gateway.relay.upstream import AtCapacity, NotAllowed, RelayError, UnknownToken, UpstreamFailed, UpstreamTimeout
 from gateway.soap.asgi import SoapApp
 from gateway.soap.dispatch import Principal
 from gateway.supervision.periodic import every
 from gateway.uplink.connecting.connector import Connector
 from gateway.uplink.extension import UPLINK_EXTENSION
+from gateway.uplink.listening.errors import LinkError, LinkTimeout
 from gateway.uplink.listening.link import LinkLimits
 from gateway.uplink.listening.listener import TlsFiles, UplinkListener, server_context
 from gateway.uplink.listening.registry import UplinkRegistry
+from gateway.uplink.listening.tunnel import TunnelRefused, open_tunnel
+from gateway.uplink.shared.stream import ByteStream
 from gateway.uplink_config import service as uplink_service
 
 log = logging.getLogger("gateway")
@@ -100,6 +116,9 @@ class ServeOptions:
     identity: DeviceIdentity = field(default_factory=DeviceIdentity)
     uplink: UplinkListen | None = None
     keep_alive: float = KEEP_ALIVE
+    #: ``--rtsp-listen``: where RTSP clients connect to the relay; None: no RTSP listener (RTSP over HTTP still works).
+    rtsp: tuple[str, int] | None = None
+    streams_per_segment: int = STREAMS_PER_SEGMENT
 
 
 @dataclass(kw_only=True)
@@ -109,6 +128,8 @@ class AppState:
     events: EventContext
     identity: DeviceIdentity
     services: tuple[OfferedService, ...]  # what GetServices and GetCapabilities describe
+    forwarder: Forwarder  # the media and PTZ services' way to the segments
+    rtsp_port: int | None  # the RTSP listener's port, for the URIs GetStreamUri returns
 
 
 class CredentialCache:
@@ -151,27 +172,73 @@ OFFERED = (
     OfferedService(contract=DEVICE, capabilities=discovery.capabilities),
     OfferedService(contract=EVENTS, capabilities=events.capabilities),
     OfferedService(contract=UPLINK, capabilities=uplink_service.capabilities),
+    OfferedService(contract=MEDIA, capabilities=media.media_capabilities),
+    OfferedService(contract=MEDIA2, capabilities=media.media2_capabilities),
+    OfferedService(contract=PTZ, capabilities=ptz.capabilities),
 )
 
 
-def build_app(catalog: Catalog, watcher: FeedWatcher, options: ServeOptions) -> SoapApp:
+class Composite:
+    """The web-service port's ASGI app: the relay's paths to the relay's app, the rest (and the lifespan) to SOAP."""
+
+    def __init__(self, soap: SoapApp, relay: RelayApp) -> None:
+        self.soap, self.relay = soap, relay
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and is_relay_path(scope["path"]):
+            await self.relay(scope, receive, send)
+        else:
+            await self.soap(scope, receive, send)
+
+
+#: A lower relay's refusal of a tunnel, as the relay's error for this level's client.
+_REFUSALS: dict[int, type[RelayError]] = {401: NotAllowed, 403: NotAllowed, 404: UnknownToken, 503: AtCapacity}
+
+
+def uplink_tunnels(links: UplinkRegistry) -> OpenTunnel:
+    """How the relay reaches an uplinked segment's stream: an RTSP tunnel over its link (docs/wire-format.md §13)."""
+    async def open_uplink(segment: str, url: str, timeout: float) -> ByteStream:
+        try:
+            return await open_tunnel(links, segment, url, timeout=timeout)
+        except TunnelRefused as refused:
+            raise _REFUSALS.get(refused.status, UpstreamFailed)(str(refused), segment=segment) from None
+        except LinkTimeout as exc:
+            raise UpstreamTimeout(str(exc), segment=segment) from None
+        except LinkError as exc:
+            raise UpstreamFailed(f"through its uplink: {exc}", segment=segment) from None
+    return open_uplink
+
+
+def build_app(catalog: Catalog, watcher: FeedWatcher, options: ServeOptions, *, downstream: Downstream | None = None,
+              relay: Relay | None = None, rtsp_port: int | None = None) -> Composite:
+    """The application; without ``downstream`` segments are reached with a client set of its own."""
+    credentials = CredentialCache(catalog)
+    forwarder = Forwarder(catalog, downstream if downstream is not None else Downstream())
+    resolver = MediaResolver(forwarder, streams_per_segment=options.streams_per_segment,
+                             open_tunnel=uplink_tunnels(forwarder.downstream.uplinks))
+    relay = relay if relay is not None else Relay(resolver, credentials)
     state = AppState(events=EventContext(catalog=catalog, watcher=watcher, limits=options.limits),
-                     identity=options.identity, services=OFFERED)
-    return SoapApp(
+                     identity=options.identity, services=OFFERED, forwarder=forwarder, rtsp_port=rtsp_port)
+    soap = SoapApp(
         routes={
             DEVICE.path: DEVICE_SERVICE,
             EVENTS.path: events.EVENT_SERVICE,
             PULL_POINT.path: PULL_POINT_SERVICE,
             UPLINK.path: uplink_service.UPLINK_SERVICE,
+            MEDIA.path: media.MEDIA_SERVICE,
+            MEDIA2.path: media.MEDIA2_SERVICE,
+            PTZ.path: ptz.PTZ_SERVICE,
         },
         authorizer=authorize,
-        credentials=CredentialCache(catalog),
+        credentials=credentials,
         vocab=ONVIF_FAULTS,
         nsmap=NSMAP,
         state=state,
         wsdl=wsdl_files(),
         pre_authenticated=tunnelled,
     )
+    return Composite(soap, RelayApp(resolver, credentials, resolver.open_snapshot, relay=relay,
+                                    pre_authenticated=tunnelled))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -196,7 +263,8 @@ async def _checkpoint(catalog: Catalog) -> None:
 
 
 async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
-               uplink: tuple[socket.socket, ssl.SSLContext, LinkLimits] | None) -> None:
+               uplink: tuple[socket.socket, ssl.SSLContext, LinkLimits] | None,
+               rtsp: socket.socket | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     interrupts = 0
@@ -213,7 +281,12 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
         loop.add_signal_handler(sig, on_signal)
 
     watcher = FeedWatcher(catalog.head_seq)
-    app = build_app(catalog, watcher, options)
+    # Segment syncs and the media and PTZ forwarding share one client per segment; uplinked segments are
+    # reached over the links the listener registers.
+    links = UplinkRegistry()
+    downstream = Downstream(links)
+    app = build_app(catalog, watcher, options, downstream=downstream,
+                    rtsp_port=rtsp.getsockname()[1] if rtsp is not None else None)
     config = HypercornConfig()
     # Hypercorn closes the descriptor it is given; it gets a duplicate, ours is closed by serve().
     config.bind = [f"fd://{os.dup(sock.fileno())}"]
@@ -228,21 +301,28 @@ async def _run(catalog: Catalog, sock: socket.socket, options: ServeOptions,
         await stop.wait()
         watcher.stop()  # waiting PullMessages answer now, before the server drains
 
-    async with asyncio.TaskGroup() as group:
-        group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
-        group.create_task(watcher.run())
-        group.create_task(every(stop, REAP_INTERVAL, lambda: _reap(catalog), what="pull point reaper", log=log))
-        group.create_task(every(stop, CHECKPOINT_INTERVAL, lambda: _checkpoint(catalog), what="WAL checkpoint",
-                                log=log))
-        # Segment syncs write to the catalog and wake local pull points at once; uplinked segments are
-        # reached over the links the listener registers.
-        links = UplinkRegistry()
-        group.create_task(Supervisor(catalog, watcher.notify, links).run(stop))
-        if uplink is not None:
-            listening, context, limits = uplink
-            group.create_task(UplinkListener(listening, context, catalog, links, limits=limits).serve(stop))
-        # Uplinks serve the same app to remote clients over the connections this gateway opens (docs/wire-format.md §9).
-        group.create_task(Connector(catalog, app).run(stop))
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger))  # type: ignore[arg-type]
+            group.create_task(watcher.run())
+            group.create_task(every(stop, REAP_INTERVAL, lambda: _reap(catalog), what="pull point reaper", log=log))
+            group.create_task(every(stop, CHECKPOINT_INTERVAL, lambda: _checkpoint(catalog), what="WAL checkpoint",
+                                    log=log))
+            # Segment syncs write to the catalog and wake local pull points at once.
+            group.create_task(Supervisor(catalog, watcher.notify, downstream).run(stop))
+            if uplink is not None:
+                listening, context, limits = uplink
+                group.create_task(UplinkListener(listening, context, catalog, links, limits=limits).serve(stop))
+            if rtsp is not None:
+                # The listener ends its sessions when stop is set, so no camera streams to a gateway that has gone.
+                listener = RtspListener(app.relay.relay)
+                await listener.start(sock=rtsp)
+                group.create_task(listener.serve(stop))
+            # Uplinks serve the same app to remote clients over the connections this gateway opens
+            # (docs/wire-format.md §9).
+            group.create_task(Connector(catalog, app).run(stop))
+    finally:
+        await downstream.aclose()
 
 
 def _shown(sock: socket.socket) -> str:
@@ -282,11 +362,21 @@ def serve(options: ServeOptions) -> None:
     print(f"vmsgw: serving on {scheme}://{_shown(sock)}{DEVICE.path}", flush=True)
     if uplink is not None:
         print(f"vmsgw: accepting uplinks on {_shown(uplink[0])} (https and wss)", flush=True)
+    rtsp = None
+    if options.rtsp is not None:
+        try:
+            rtsp = _bind(*options.rtsp)
+        except OSError:
+            sock.close()
+            raise
+        print(f"vmsgw: relaying RTSP on rtsp://{_shown(rtsp)}", flush=True)
     try:
-        asyncio.run(_run(catalog, sock, options, uplink))
+        asyncio.run(_run(catalog, sock, options, uplink, rtsp))
     finally:
         sock.close()
         if uplink is not None:
             uplink[0].close()
+        if rtsp is not None:
+            rtsp.close()
         catalog.close()
     print("vmsgw: stopped", file=sys.stderr, flush=True)

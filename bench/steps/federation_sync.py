@@ -129,10 +129,11 @@ def replay_breakdown(pages: Sequence[bytes], work: Path) -> Breakdown:
 
     from gateway.catalog.model import Segment
     from gateway.catalog.store import Catalog
+    from gateway.downstream import wire
     from gateway.federation import protocol
 
     log(f"replaying {len(pages)} captured replies through the district's own functions (timed, no HTTP)")
-    names = ((PARSING, "reply parsing (protocol.reply_body)"),
+    names = ((PARSING, "reply parsing (wire.reply_body)"),
              (PARSING, "event reading and validation (protocol.parse_pull)"),
              (PARSING, "sending the batch back (pickle)"),
              (STORING, "receiving the batch (unpickle)"),
@@ -157,7 +158,7 @@ def replay_breakdown(pages: Sequence[bytes], work: Path) -> Breakdown:
         done = 0
         for page in pages:
             t0 = time.perf_counter()
-            body = protocol.reply_body(protocol.Reply(url="captured", status=200, data=page))
+            body = wire.reply_body(wire.Reply(url="captured", status=200, data=page))
             t1 = time.perf_counter()
             parsed = protocol.parse_pull(body)
             t2 = time.perf_counter()

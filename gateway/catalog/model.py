@@ -38,6 +38,11 @@ class PullPointState:
     created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
+#: Segment kinds: a Resource Query server (a VMS or another gateway), or a plain ONVIF device (camera, NVR).
+GATEWAY, DEVICE = "gateway", "device"
+KINDS = (GATEWAY, DEVICE)
+
+
 @dataclass(kw_only=True)
 class Segment:
     """A downstream system this gateway federates: how to reach it, and how it is doing."""
@@ -60,6 +65,11 @@ class Segment:
     #: dialled: the client certificate identity (CN) it is known by, and whether a bearer token is too.
     uplink_identity: str | None = None
     uplink_token: bool = False
+    kind: str = GATEWAY
+    #: A device segment's settings: the prefix of its tokens when the device presents no Annex A ID, and
+    #: its location (lat, lon, elevation) when given rather than read from the device.
+    device_prefix: str | None = None
+    location: tuple[float, float, float | None] | None = None
 
     @property
     def uplinked(self) -> bool:

@@ -145,6 +145,13 @@ segment = Table(
     Column("uplink_token_sha256", String(64)),
     # An index, not a constraint: SQLite adds it without rebuilding the table.
     Index(None, "uplink_identity", unique=True),
+    # gateway | device (model.KINDS, checked by segments.py: a CHECK would make SQLite rebuild the table).
+    Column("kind", String(16), nullable=False, server_default="gateway"),
+    # A device segment's settings: the token prefix when the device presents no Annex A ID, and its location.
+    Column("device_prefix", _bytewise(64)),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("elevation", Float),
 )
 
 #: ONVIF Uplink configurations (docs/wire-format.md §9.5), keyed by the normalised RemoteAddress (uplinks.py).
@@ -184,6 +191,16 @@ prefix_map = Table(
     Column("segment", String(64), primary_key=True),
     Column("remote_prefix", TOKEN, primary_key=True),
     Column("local_prefix", TOKEN, nullable=False, unique=True),
+)
+
+#: Digested local parts (docs/wire-format.md §3.3 Rule 3) handed out by the media and PTZ proxies, and the
+#: segment token each stands for: a digest cannot be reversed (adaption.py, docs/wire-format.md §10.1).
+token_digest = Table(
+    "token_digest",
+    metadata,
+    Column("segment", String(64), primary_key=True),
+    Column("digest", TOKEN, primary_key=True),
+    Column("segment_token", TOKEN, nullable=False),
 )
 
 #: The SQLite R*Tree over resource locations, written by spatial.py: a separate

@@ -24,11 +24,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from gateway.addressing.context import MAX_KEPT_PREFIX
+from gateway.addressing.tokens import TokenError, validate_prefix
 from gateway.catalog import mirror, records
 from gateway.catalog.db import write_transaction
 from gateway.catalog.errors import CatalogError, DuplicateSegment, UnknownSegment
 from gateway.catalog.feed import FEED_LOCK, ApplyResult, FeedWriter
-from gateway.catalog.model import Segment
+from gateway.catalog.model import DEVICE, KINDS, Segment
 from gateway.catalog.prefixes import has_prefix
 from gateway.catalog.schema import prefix_map, resource, segment
 from gateway.vocabulary.resource import SegmentUpdate
@@ -41,7 +43,7 @@ MAX_HEARTBEAT = 300.0
 MAX_ERROR = 500
 NEW, SYNCING, UP, DOWN = "new", "syncing", "up", "down"
 #: The columns ``add_segment(replace=True)`` overwrites; the sync state is kept.
-CONFIG = ("url", "user", "password", "verify_tls", "ca_file", "heartbeat")
+CONFIG = ("url", "user", "password", "verify_tls", "ca_file", "heartbeat", "kind", "device_prefix")
 
 
 def check(s: Segment) -> None:
@@ -51,10 +53,29 @@ def check(s: Segment) -> None:
     if not (math.isfinite(s.heartbeat) and 0 < s.heartbeat <= MAX_HEARTBEAT):
         raise CatalogError(f"segment {s.name!r}: heartbeat {s.heartbeat} must be more than 0 and at most "
                            f"{MAX_HEARTBEAT:g} seconds")
+    if s.kind not in KINDS:
+        raise CatalogError(f"segment {s.name!r}: kind {s.kind!r} is not one of {', '.join(KINDS)}")
+    if s.kind != DEVICE and (s.device_prefix is not None or s.location is not None):
+        raise CatalogError(f"segment {s.name!r}: only a device segment takes a device prefix or a location")
+    if s.device_prefix is not None:
+        try:
+            validate_prefix(s.device_prefix)
+        except TokenError as err:
+            raise CatalogError(f"segment {s.name!r}: device prefix {s.device_prefix!r}: {err}") from None
+        if len(s.device_prefix) > MAX_KEPT_PREFIX:
+            raise CatalogError(f"segment {s.name!r}: device prefix {s.device_prefix!r} is longer than "
+                               f"{MAX_KEPT_PREFIX} characters")
+    if s.location is not None and not _valid_location(*s.location):
+        raise CatalogError(f"segment {s.name!r}: location {s.location} is not WGS84 degrees (and metres)")
     # An uplink may grant the level itself: then the segment has no login, neither user nor password.
     for what in ("url",) if s.uplinked and not (s.user or s.password) else ("url", "user", "password"):
         if not getattr(s, what):
             raise CatalogError(f"segment {s.name!r} needs a non-empty {what}")
+
+
+def _valid_location(lat: float, lon: float, elevation: float | None) -> bool:
+    finite = all(math.isfinite(v) for v in (lat, lon, *(() if elevation is None else (elevation,))))
+    return finite and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
 
 
 def _segment(row: Row[Any]) -> Segment:
@@ -64,12 +85,15 @@ def _segment(row: Row[Any]) -> Segment:
         last_seen=records.utc(row.last_seen) if row.last_seen is not None else None,
         last_error=row.last_error, generation=row.generation, rejected=row.rejected,
         uplink_identity=row.uplink_identity, uplink_token=row.uplink_token_sha256 is not None,
+        kind=row.kind, device_prefix=row.device_prefix,
+        location=(row.lat, row.lon, row.elevation) if row.lat is not None and row.lon is not None else None,
     )
 
 
 def add(engine: Engine, s: Segment, *, replace: bool) -> None:
     check(s)
-    config = {c: getattr(s, c) for c in CONFIG}
+    lat, lon, elevation = s.location if s.location is not None else (None, None, None)
+    config = {**{c: getattr(s, c) for c in CONFIG}, "lat": lat, "lon": lon, "elevation": elevation}
     try:
         with engine.begin() as conn:
             if replace and conn.execute(update(segment).where(segment.c.name == s.name).values(**config)).rowcount:
@@ -194,10 +218,15 @@ def status(engine: Engine, now: dt.datetime) -> list[dict[str, Any]]:
     for s in segments:
         mine = by_segment.get(s.name, [])
         out.append({
-            "name": s.name, "url": s.url, "user": s.user or None, "state": s.state, "resources": counts.get(s.name, 0),
+            "name": s.name, "kind": s.kind, "url": s.url, "user": s.user or None, "state": s.state,
+            "resources": counts.get(s.name, 0),
             "last_seen": s.last_seen,
             "lag_seconds": (records.aware(now) - s.last_seen).total_seconds() if s.last_seen is not None else None,
             "last_error": s.last_error, "rejected": s.rejected, "generation": s.generation,
+            # A device segment's prefix as configured, and the one its tokens carry (with what it is served as).
+            "device_prefix": s.device_prefix, "location": list(s.location) if s.location is not None else None,
+            "prefixes": [{"remote_prefix": m.remote_prefix, "local_prefix": m.local_prefix} for m in mine]
+            if s.kind == DEVICE else [],
             "remapped_prefixes": [{"remote_prefix": m.remote_prefix, "local_prefix": m.local_prefix}
                                   for m in mine if m.remote_prefix != m.local_prefix],
             "collisions": [{"remote_prefix": m.remote_prefix, "segments": [n for n in presenters[m.remote_prefix]

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from gateway.catalog import feed, keystore, migrate, pullpoints, records, segments, uplinks, users
+from gateway.catalog import adaption, feed, keystore, migrate, pullpoints, records, segments, uplinks, users
 from gateway.catalog.bulk import DEFAULT_BATCH, BulkLoad
 from gateway.catalog.db import checkpoint, open_engine
 from gateway.catalog.errors import CatalogError, DuplicateUser, PullPointLimitReached
@@ -253,6 +253,20 @@ class Catalog:
         """Per segment, by name: state, resources, last_seen, lag_seconds, last_error, rejected,
         generation, remapped_prefixes and collisions."""
         return segments.status(self.engine, now or dt.datetime.now(dt.UTC))
+
+    # -- token adaption for the media and PTZ proxies (adaption.py) -------------------------
+
+    def resolve_tokens(self, tokens: Iterable[str]) -> dict[str, adaption.Target]:
+        """Where each remote token leads; ForeignToken or LocalToken for the first that leads nowhere."""
+        return adaption.resolve(self.engine, tokens)
+
+    def device_prefix(self, segment: str) -> str | None:
+        """The prefix a device segment's sync gave its tokens; None before its first sync."""
+        return adaption.device_prefix(self.engine, segment)
+
+    def adapt_tokens(self, segment: str, segment_tokens: Iterable[str]) -> dict[str, str]:
+        """This gateway's token for each of a segment's tokens (BadSegmentToken for an invalid one)."""
+        return adaption.adapt(self.engine, segment, segment_tokens)
 
     # -- uplinks and their keystore (uplinks.py, keystore.py) ------------------------------
 

@@ -31,6 +31,8 @@ DEMO_FILE = "demo.db"
 DEMO_USER = "demo"
 DEMO_LEVEL = "User"
 DEFAULT_LISTEN = "127.0.0.1:8080"
+#: The RTSP relay's port in the demo, beside its web-service port (8554 is the usual alternative RTSP port).
+DEFAULT_RTSP_PORT = 8554
 #: Radius of the suggested query, metres: a few hundred cameras around DEMO_POINT.
 DEMO_RADIUS_M = 300
 #: Resources per staging batch: small, so the seeding progress moves visibly.
@@ -52,6 +54,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     p.add_argument(
         "--listen", type=listen_address, default=listen_address(DEFAULT_LISTEN), metavar="HOST:PORT",
         help=f"address to serve on; port 0 picks a free one (default {DEFAULT_LISTEN})",
+    )  # fmt: skip
+    p.add_argument(
+        "--rtsp-listen", type=listen_address, metavar="HOST:PORT",
+        help=f"address of the RTSP relay; port 0 picks a free one (default: the --listen host, port "
+        f"{DEFAULT_RTSP_PORT}, or a free one when --listen picks one)",
     )  # fmt: skip
     p.add_argument("--size", type=positive_int, default=DEFAULT_SIZE, metavar="N",
                    help=f"number of resources (default {DEFAULT_SIZE:,})")
@@ -101,7 +108,8 @@ def query_command(listen: Listen, password: str) -> str:
 def run(args: argparse.Namespace) -> int:
     url = demo_url(args)
     listen = _probe(args.listen)
-    options = serve_options(url, listen)
+    rtsp = args.rtsp_listen or Listen(args.listen.host, DEFAULT_RTSP_PORT if args.listen.port else 0)
+    options = serve_options(url, listen, rtsp=rtsp)
     _start_fresh(url)
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     print(f"vmsgw demo: seeding a fresh catalog with {args.size:,} generated resources ...", flush=True)

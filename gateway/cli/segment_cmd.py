@@ -15,17 +15,26 @@ needed; a plain relay forwards to a device that authenticates each request
 itself, so ``--user`` gives the login sent as WS-UsernameToken through the
 link.  With both ``--uplink-token-stdin`` and ``--user``, standard input
 holds two lines: the token first, then the password.
+
+``--device`` adds a plain ONVIF device (a camera or an NVR, without Resource
+Query) instead: its profiles, video sources and PTZ nodes are served under
+its own 20-digit ID where it presents one, else ``--prefix``, else a prefix
+derived from its identity; ``--location`` overrides where it says it is
+(docs/architecture.md §10).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from gateway.addressing.context import MAX_KEPT_PREFIX
+from gateway.addressing.tokens import TokenError, validate_prefix
 from gateway.catalog.errors import CatalogError, DuplicateSegment, UnknownSegment
-from gateway.catalog.model import Segment
+from gateway.catalog.model import DEVICE, GATEWAY, Segment
 from gateway.catalog.segments import MAX_HEARTBEAT, NAME
 from gateway.cli.args import positive_seconds
 from gateway.cli.context import db_url, open_catalog
@@ -63,6 +72,29 @@ def heartbeat(text: str) -> float:
     return value
 
 
+def device_prefix(text: str) -> str:
+    try:
+        validate_prefix(text)
+    except TokenError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a token prefix: {err}") from None
+    if len(text) > MAX_KEPT_PREFIX:
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than {MAX_KEPT_PREFIX} characters")
+    return text
+
+
+def location(text: str) -> tuple[float, float, float | None]:
+    """``LAT,LON[,ELEV]``: WGS84 degrees, and metres."""
+    parts = text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (2, 3) or not all(math.isfinite(v) for v in values) \
+            or not (-90 <= values[0] <= 90 and -180 <= values[1] <= 180):
+        raise argparse.ArgumentTypeError(f"{text!r} is not LAT,LON[,ELEV] (degrees -90..90, -180..180; metres)")
+    return values[0], values[1], values[2] if len(values) == 3 else None
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     group = commands.add_parser("segment", help="downstream segments (systems federated under this gateway)")
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -85,6 +117,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     tls.add_argument("--no-verify-tls", action="store_true", help="do not verify the segment's TLS certificate")
     tls.add_argument("--ca", type=Path, metavar="FILE", help="verify the segment's certificate against this CA file")
     add.add_argument("--update", action="store_true", help="change the settings and password of an existing segment")
+    dev = add.add_argument_group("device", "the segment is a plain ONVIF device (camera, NVR) without Resource Query")
+    dev.add_argument("--device", action="store_true", help="a plain ONVIF device: its profiles, video sources and "
+                     "PTZ nodes become this gateway's resources")
+    dev.add_argument("--prefix", type=device_prefix, metavar="P",
+                     help="the prefix of its tokens when it presents no 20-digit Annex A ID (default: derived from "
+                     "its manufacturer, model and serial number)")
+    dev.add_argument("--location", type=location, metavar="LAT,LON[,ELEV]",
+                     help="where it is (default: its GetGeoLocation, else unknown)")
     up = add.add_argument_group("uplink", "the segment connects to this gateway through an uplink (serve "
                                 "--uplink-listen) instead of being dialled; give one or both")
     up.add_argument("--uplink-identity", metavar="ID", help="the subject CN of the segment's client certificate")
@@ -107,9 +147,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     status.set_defaults(handler=run_status, command="segment status")
 
 
+def _kind(args: argparse.Namespace) -> dict[str, Any]:
+    """The kind and device settings of the segment being added."""
+    if not args.device and (args.prefix is not None or args.location is not None):
+        raise UsageError("--prefix and --location apply to --device segments only")
+    return {"kind": DEVICE if args.device else GATEWAY, "device_prefix": args.prefix, "location": args.location}
+
+
 def run_add(args: argparse.Namespace) -> int:
+    kind = _kind(args)
     if args.uplink_identity is not None or args.uplink_token_stdin:
-        return _add_uplinked(args)
+        return _add_uplinked(args, kind)
     if args.url is None or args.user is None:
         raise UsageError("--url and --user are required, unless the segment connects through an uplink "
                          "(--uplink-identity, --uplink-token-stdin)")
@@ -123,13 +171,13 @@ def run_add(args: argparse.Namespace) -> int:
         ca_file = str(args.ca.resolve())  # the server may run from another directory
     password = new_password()
     segment = Segment(name=args.name, url=args.url, user=args.user, password=password,
-                      verify_tls=not args.no_verify_tls, ca_file=ca_file, heartbeat=args.heartbeat)
+                      verify_tls=not args.no_verify_tls, ca_file=ca_file, heartbeat=args.heartbeat, **kind)
     _save(args, segment, token=None)
-    print(f"segment {args.name} {'saved' if args.update else 'added'}: {args.url}")
+    print(f"{'device ' if args.device else ''}segment {args.name} {'saved' if args.update else 'added'}: {args.url}")
     return EXIT_OK
 
 
-def _add_uplinked(args: argparse.Namespace) -> int:
+def _add_uplinked(args: argparse.Namespace, kind: dict[str, Any]) -> int:
     if args.no_verify_tls or args.ca is not None:
         raise UsageError("a segment that connects through an uplink takes no --no-verify-tls or --ca: "
                          "its uplink's TLS is the listener's")
@@ -137,7 +185,7 @@ def _add_uplinked(args: argparse.Namespace) -> int:
     password = new_password() if args.user is not None else ""
     url = args.url or f"https://{args.name}/onvif/device_service"
     segment = Segment(name=args.name, url=url, user=args.user or "", password=password, heartbeat=args.heartbeat,
-                      uplink_identity=args.uplink_identity, uplink_token=token is not None)
+                      uplink_identity=args.uplink_identity, uplink_token=token is not None, **kind)
     _save(args, segment, token=token)
     how = " and ".join(filter(None, (f"certificate CN={args.uplink_identity}" if args.uplink_identity else "",
                                      "its token" if token else "")))
@@ -179,12 +227,14 @@ def run_list(args: argparse.Namespace) -> int:
     with open_catalog(db_url(args)) as catalog:
         segments = catalog.list_segments()
     if args.json:
-        print_json([{"name": s.name, "url": s.url, "user": s.user or None, "verify_tls": s.verify_tls,
+        print_json([{"name": s.name, "kind": s.kind, "url": s.url, "user": s.user or None, "verify_tls": s.verify_tls,
                      "ca_file": s.ca_file, "heartbeat": s.heartbeat, "state": s.state,
-                     "uplink_identity": s.uplink_identity, "uplink_token": s.uplink_token} for s in segments])
+                     "uplink_identity": s.uplink_identity, "uplink_token": s.uplink_token,
+                     "device_prefix": s.device_prefix, "location": list(s.location) if s.location else None}
+                    for s in segments])
     else:
-        table(("name", "url", "user", "tls", "heartbeat", "state"),
-              ((s.name, s.url, s.user or None, _tls(s), f"{s.heartbeat:g} s", s.state) for s in segments))
+        table(("name", "url", "user", "tls", "heartbeat", "state", "kind"),
+              ((s.name, s.url, s.user or None, _tls(s), f"{s.heartbeat:g} s", s.state, s.kind) for s in segments))
     return EXIT_OK
 
 
@@ -212,10 +262,16 @@ def run_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{**s, "last_seen": s["last_seen"].isoformat() if s["last_seen"] else None} for s in status])
         return EXIT_OK
-    table(("name", "state", "resources", "last seen", "lag", "rejected", "last error"),
-          ((s["name"], s["state"], s["resources"], _when(s["last_seen"]),
+    table(("name", "kind", "state", "resources", "last seen", "lag", "rejected", "last error"),
+          ((s["name"], s["kind"], s["state"], s["resources"], _when(s["last_seen"]),
             f"{s['lag_seconds']:.1f} s" if s["lag_seconds"] is not None else None, s["rejected"], s["last_error"])
            for s in status))
+    devices = [(s["name"], ", ".join(_served(m) for m in s["prefixes"]) or "(none yet)",
+                ",".join(f"{v:g}" for v in s["location"]) if s["location"] else "from the device")
+               for s in status if s["kind"] == DEVICE]
+    if devices:
+        print()
+        table(("device segment", "device prefix", "location"), devices)
     rows = []
     for s in status:
         mine = _prefix_rows(s)
@@ -226,6 +282,11 @@ def run_status(args: argparse.Namespace) -> int:
         print()
         table(("segment", "device prefix", "served as", "also presented by"), rows)
     return EXIT_OK
+
+
+def _served(m: dict[str, str]) -> str:
+    remote, local = m["remote_prefix"], m["local_prefix"]
+    return remote if remote == local else f"{remote} (served as {local})"
 
 
 def _when(moment: dt.datetime | None) -> str | None:

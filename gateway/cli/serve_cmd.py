@@ -20,6 +20,8 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 #: The defaults of gateway.runtime (KEEP_ALIVE, LinkLimits.dead_after), stated here for the help
 #: without loading the server stack; a test holds them equal.
 SHOWN_KEEP_ALIVE, SHOWN_UPLINK_IDLE = 300.0, 25.0
+#: gateway.media.resolve.STREAMS_PER_SEGMENT, stated here for the help (a test holds them equal).
+SHOWN_STREAMS_PER_SEGMENT = 64
 #: Longest --keep-alive: a day; idle connections hold a descriptor each.
 MAX_KEEP_ALIVE = 86_400.0
 #: --uplink-idle-timeout bounds: below a second one busy moment delaying a PING answer would cut a live link.
@@ -60,6 +62,18 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
         "connections of relays and proxies every 5 s; the default outlasts the idle limits of common pools and "
         "proxies (60 to 120 s), so they close first and never send a request on a connection being closed",
     )  # fmt: skip
+    media = p.add_argument_group("media relay", "live streams of the segments' cameras, relayed through this gateway "
+                                 "(the URIs GetStreamUri returns point here)")
+    media.add_argument(
+        "--rtsp-listen", type=listen_address, metavar="HOST:PORT",
+        help="address RTSP clients connect to, e.g. 0.0.0.0:8554; port 0 picks one. Without it streams are still "
+        "served as RTSP over HTTP on the --listen port",
+    )  # fmt: skip
+    media.add_argument(
+        "--streams-per-segment", type=positive_int, metavar="N",
+        help=f"concurrent streams relayed from one segment at most (default {SHOWN_STREAMS_PER_SEGMENT}); one more "
+        "gets RTSP 453 Not Enough Bandwidth",
+    )  # fmt: skip
     up = p.add_argument_group("uplink listener", "accept segments behind firewalls that connect to this gateway "
                               "(ONVIF Uplink, h2c-reverse and WebSocket, over TLS)")
     up.add_argument("--uplink-listen", type=listen_address, metavar="HOST:PORT",
@@ -81,6 +95,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
 def serve_options(
     url: str, listen: Listen, *, tls_cert: Path | None = None, tls_key: Path | None = None,
     max_pull_points: int | None = None, uplink: UplinkListen | None = None, keep_alive: float | None = None,
+    rtsp: Listen | None = None, streams_per_segment: int | None = None,
 ) -> ServeOptions:
     """The runtime's ServeOptions; the TLS files are checked to exist first."""
     from gateway.events.context import EventLimits
@@ -99,6 +114,10 @@ def serve_options(
     )  # fmt: skip
     if keep_alive is not None:  # else the runtime's default
         options.keep_alive = keep_alive
+    if rtsp is not None:
+        options.rtsp = (rtsp.host, rtsp.port)
+    if streams_per_segment is not None:
+        options.streams_per_segment = streams_per_segment
     return options
 
 
@@ -150,7 +169,8 @@ def serve(options: ServeOptions) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     options = serve_options(
         db_url(args), args.listen, tls_cert=args.tls_cert, tls_key=args.tls_key, max_pull_points=args.max_pull_points,
-        uplink=uplink_listen(args), keep_alive=args.keep_alive,
+        uplink=uplink_listen(args), keep_alive=args.keep_alive, rtsp=args.rtsp_listen,
+        streams_per_segment=args.streams_per_segment,
     )
     serve(options)
     return EXIT_OK

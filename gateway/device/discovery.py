@@ -7,11 +7,12 @@ service's own builder.  Versions are the contracts' (their WSDLs'), and the
 device service's version is the ONVIF release stated as SupportedVersions.
 
 ``GetCapabilities`` predates GetServices and describes services by category.
-The gateway has the Device and Events parts; a category it does not serve
-(Media, PTZ, Analytics, Imaging) is ``env:Receiver / ter:ActionNotSupported /
+The gateway has the Device, Events, Media and PTZ parts (Media is the ver10
+service, which is what clients asking this way use); a category it does not
+serve (Analytics, Imaging) is ``env:Receiver / ter:ActionNotSupported /
 ter:NoSuchService``, as ONVIF Core defines for it, and so is a request naming
 one among served ones: answering part of a request would look like a device
-whose Media service has no capabilities.  A value outside
+whose Imaging service has no capabilities.  A value outside
 ``tt:CapabilityCategory`` is the client's mistake, ``ter:InvalidArgVal``.
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ from collections.abc import Callable
 from lxml import etree
 
 from gateway.onvif import faults
-from gateway.onvif.ns import TDS, TEV, TT
-from gateway.onvif.services import DEVICE, OfferedService
+from gateway.onvif.ns import TDS, TEV, TPTZ, TRT, TT
+from gateway.onvif.services import DEVICE, MEDIA, PTZ, OfferedService
 from gateway.onvif.xml import child, element, sub
 from gateway.soap.dispatch import Request
 
@@ -127,10 +128,25 @@ def _events_part(req: Request, parent: etree._Element) -> None:
         caps.get("WSPausableSubscriptionManagerInterfaceSupport", "false"))
 
 
+def _media_part(req: Request, parent: etree._Element) -> None:
+    """``tt:MediaCapabilities``: RTP over RTSP over TCP only, as the Media service's own capabilities say."""
+    media = sub(parent, f"{{{TT}}}Media")
+    sub(media, f"{{{TT}}}XAddr", req.base_url + MEDIA.path)
+    streaming = sub(media, f"{{{TT}}}StreamingCapabilities")
+    for name, value in (("RTPMulticast", "false"), ("RTP_TCP", "false"), ("RTP_RTSP_TCP", "true")):
+        sub(streaming, f"{{{TT}}}{name}", value)
+
+
+def _ptz_part(req: Request, parent: etree._Element) -> None:
+    sub(sub(parent, f"{{{TT}}}PTZ"), f"{{{TT}}}XAddr", req.base_url + PTZ.path)
+
+
 #: The categories that have a part here: the namespace of the service each describes, and its writer.
 _PARTS: dict[str, tuple[str, Callable[[Request, etree._Element], None]]] = {
     "Device": (TDS, _device_part),
     "Events": (TEV, _events_part),
+    "Media": (TRT, _media_part),
+    "PTZ": (TPTZ, _ptz_part),
 }
 
 

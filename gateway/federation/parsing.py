@@ -27,8 +27,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from gateway.downstream.errors import SegmentError
+from gateway.downstream.wire import Reply
 from gateway.federation import protocol
-from gateway.federation.errors import SegmentError
 
 T = TypeVar("T")
 #: At most this many parsing processes, however many cores: one writer thread stores what they read.
@@ -66,7 +67,7 @@ class ReplyParsers:
         """Spawn a worker now (if none runs yet), while a new segment is still subscribing."""
         self._submit(os.getpid)
 
-    def submit(self, reply: protocol.Reply) -> Future[protocol.PullBatch]:
+    def submit(self, reply: Reply) -> Future[protocol.PullBatch]:
         """Start :func:`protocol.read_pull` on ``reply`` in a worker; :meth:`result` waits for it."""
         return self._submit(protocol.read_pull, reply)
 

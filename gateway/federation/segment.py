@@ -26,13 +26,12 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
-import httpx
-from lxml import etree
-
 from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
+from gateway.downstream import wire
+from gateway.downstream.client import SegmentClient
+from gateway.downstream.errors import SegmentError, SegmentFault
 from gateway.federation import protocol
-from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import ReplyParsers
 from gateway.supervision.backoff import Backoff
 
@@ -54,7 +53,7 @@ BACKOFF_SPREAD = (0.5, 1.0)
 CALL_TIMEOUT = 15.0
 
 
-async def _finishing(fn: Callable[..., T], *args: object) -> T:
+async def finishing(fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)`` in a worker thread that a cancellation waits for.
 
     A catalog write cannot be abandoned halfway, and one that finished after
@@ -68,40 +67,6 @@ async def _finishing(fn: Callable[..., T], *args: object) -> T:
         raise
 
 
-class SegmentClient:
-    """One segment's HTTP side: POST a SOAP request, read a capped reply, map every error."""
-
-    def __init__(self, segment: Segment, client: httpx.AsyncClient) -> None:
-        # An uplinked segment may have no login (a vmsgw uplink grants its level), or one for a device
-        # behind a plain relay that authenticates every request itself: then it travels like any other.
-        self.credentials = (protocol.Credentials(user=segment.user, password=segment.password)
-                            if segment.user else None)
-        self.client = client
-
-    async def call(self, url: str, request: tuple[etree._Element, str], timeout: float) -> etree._Element:
-        """The reply's body element, parsed here: for the small replies of the calls before pulling."""
-        return protocol.reply_body(await self.fetch(url, request, timeout))
-
-    async def fetch(self, url: str, request: tuple[etree._Element, str], timeout: float) -> protocol.Reply:
-        """The reply as received, for :func:`protocol.reply_body` to parse wherever the caller likes."""
-        body, action = request
-        data = protocol.request(body, action=action, to=url, credentials=self.credentials)
-        headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
-        try:
-            async with self.client.stream("POST", url, content=data, headers=headers, timeout=timeout) as resp:
-                chunks, size = [], 0
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if size > protocol.MAX_REPLY_BYTES:
-                        raise SegmentMisbehaved(f"reply larger than {protocol.MAX_REPLY_BYTES} bytes")
-                    chunks.append(chunk)
-                return protocol.Reply(url=url, status=resp.status_code, data=b"".join(chunks))
-        except httpx.TimeoutException:
-            raise SegmentUnavailable(f"no answer from {url} within {timeout:.0f} s") from None
-        except httpx.HTTPError as exc:
-            raise SegmentUnavailable(f"{type(exc).__name__} talking to {url}: {exc}") from None
-
-
 async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
@@ -109,11 +74,11 @@ async def _sleep(seconds: float) -> None:
 class SegmentSync:
     """The supervised task of one segment."""
 
-    def __init__(self, segment: Segment, catalog: Catalog, client: httpx.AsyncClient, notify: Callable[[], None],
+    def __init__(self, segment: Segment, catalog: Catalog, client: SegmentClient, notify: Callable[[], None],
                  parsers: ReplyParsers, pause: Pause | None = None) -> None:
         self.segment, self.catalog, self.notify, self.parsers = segment, catalog, notify, parsers
         self.pause = pause if pause is not None else _sleep
-        self.http = SegmentClient(segment, client)
+        self.http = client
         self._stored = False  # whether the current session stored a reply (Rule 4)
 
     async def run(self) -> None:
@@ -150,7 +115,7 @@ class SegmentSync:
         are stored.
         """
         name = self.segment.name
-        services = await self.http.call(self.segment.url, protocol.get_services(), CALL_TIMEOUT)
+        services = await self.http.call(self.segment.url, wire.get_services(), CALL_TIMEOUT)
         events_url = protocol.event_service_address(services)
         created = await self.http.call(events_url, protocol.create_pull_point(max(60.0, 3 * self.segment.heartbeat)),
                                        CALL_TIMEOUT)
@@ -189,10 +154,10 @@ class SegmentSync:
             if isinstance(parsed, Exception):
                 raise parsed
             batch = await self.parsers.result(parsed)
-            changed, empty = await _finishing(self._apply, generation, batch)
+            changed, empty = await finishing(self._apply, generation, batch)
             self._stored = True
             if empty and not enumerated.is_set():
-                changed += await _finishing(self.catalog.segment_reconcile, self.segment.name, generation)
+                changed += await finishing(self.catalog.segment_reconcile, self.segment.name, generation)
                 enumerated.set()
                 log.info("segment %s: enumeration complete", self.segment.name)
             if changed:

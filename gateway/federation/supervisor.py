@@ -4,11 +4,13 @@ Segments are added and removed by ``vmsgw segment`` in another process, so the
 supervisor re-reads the table every :data:`INTERVAL` seconds: new segments get a
 task, removed ones lose theirs, a changed configuration restarts it, and a
 task that died of an unexpected error is logged and started again
-(gateway.supervision.reconciler; a sync's HTTP client is closed after its task).  All
-syncs share one pool of reply-parsing processes, started with the first.  A
-segment that connects to us through an uplink gets a client whose transport
-is its link (gateway.uplink.listening.transport), so its sync cannot tell the
-difference.
+(gateway.supervision.reconciler).  The sync is picked by the segment's kind: a
+Resource Query segment's (segment.py) or a plain ONVIF device's (device.py).
+All Resource Query syncs share one pool of reply-parsing processes, started
+with the first.  Clients come from the shared registry
+(gateway.downstream.pool), which gives a segment that connects to us through
+an uplink a client over its link, so its sync cannot tell the difference; a
+removed segment's client is closed after its task.
 """
 from __future__ import annotations
 
@@ -17,15 +19,13 @@ import functools
 import logging
 from collections.abc import Callable
 
-import httpx
-
-from gateway.catalog.model import Segment
+from gateway.catalog.model import DEVICE, Segment
 from gateway.catalog.store import Catalog
+from gateway.downstream.pool import Downstream
+from gateway.federation.device import DeviceSync
 from gateway.federation.parsing import ReplyParsers
 from gateway.federation.segment import SegmentSync
 from gateway.supervision.reconciler import Job, Messages, Reconciler
-from gateway.uplink.listening.registry import UplinkRegistry
-from gateway.uplink.listening.transport import UplinkTransport
 
 log = logging.getLogger("gateway.federation")
 
@@ -35,20 +35,12 @@ INTERVAL = 0.5
 
 def _config(segment: Segment) -> tuple[object, ...]:
     return (segment.url, segment.user, segment.password, segment.verify_tls, segment.ca_file, segment.heartbeat,
-            segment.uplinked)
-
-
-def _client(segment: Segment, uplinks: UplinkRegistry) -> httpx.AsyncClient:
-    if segment.uplinked:
-        return httpx.AsyncClient(transport=UplinkTransport(uplinks, segment.name))
-    verify: bool | str = segment.ca_file if segment.verify_tls and segment.ca_file else segment.verify_tls
-    return httpx.AsyncClient(verify=verify, limits=httpx.Limits(max_connections=4))
+            segment.uplinked, segment.kind, segment.device_prefix, segment.location)
 
 
 class Supervisor:
-    def __init__(self, catalog: Catalog, notify: Callable[[], None], uplinks: UplinkRegistry | None = None) -> None:
-        self.catalog, self.notify = catalog, notify
-        self.uplinks = uplinks if uplinks is not None else UplinkRegistry()  # empty: uplinked segments stay down
+    def __init__(self, catalog: Catalog, notify: Callable[[], None], downstream: Downstream) -> None:
+        self.catalog, self.notify, self.downstream = catalog, notify, downstream
         self.parsers = ReplyParsers()  # no process until the first segment
         self.syncs: Reconciler[Segment] = Reconciler(
             key=lambda segment: segment.name, identity=_config, start=self._start, log=log,
@@ -63,9 +55,12 @@ class Supervisor:
             await self.parsers.aclose()
 
     def _start(self, segment: Segment) -> Job:
-        client = _client(segment, self.uplinks)
+        client = self.downstream.client(segment)
         # An uplinked segment ends its backoff as soon as it connects again.
-        pause = functools.partial(self.uplinks.next_attach, segment.name) if segment.uplinked else None
+        pause = functools.partial(self.downstream.uplinks.next_attach, segment.name) if segment.uplinked else None
+        close = functools.partial(self.downstream.drop, segment.name, client)
+        if segment.kind == DEVICE:
+            return Job(run=DeviceSync(segment, self.catalog, client, self.notify, pause).run(), close=close)
         sync = SegmentSync(segment, self.catalog, client, self.notify, self.parsers, pause)
         self.parsers.start()
-        return Job(run=sync.run(), close=client.aclose)
+        return Job(run=sync.run(), close=close)

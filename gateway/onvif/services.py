@@ -29,7 +29,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.onvif import faults
-from gateway.onvif.ns import TDS, TEV, TUP, WSNTW, XS
+from gateway.onvif.ns import TDS, TEV, TPTZ, TR2, TRT, TUP, WSNTW, XS
 from gateway.onvif.wsdl_files import official_root
 from gateway.soap.dispatch import Handler, Operation, Request, Service
 from gateway.soap.fault import SoapFault
@@ -187,4 +187,24 @@ UPLINK = ServiceContract(
     name="uplink", namespace=TUP, path="/onvif/uplink_service", wsdl="gateway/uplink_service.wsdl",
     port_types=(PortType(qname=f"{{{TUP}}}UplinkPort", wsdl="ver10/uplink/wsdl/uplink.wsdl",
                          actions=f"{TUP}/UplinkPort/"),),
+)
+
+#: Media (ver10): what Home Assistant, Node onvif and onvif-zeep set cameras up with.  Like the device
+#: binding, its actions are the namespace, "/" and the operation, requests without a suffix.
+MEDIA = ServiceContract(
+    name="media", namespace=TRT, path="/onvif/media_service", wsdl="gateway/media_service.wsdl",
+    port_types=(PortType(qname=f"{{{TRT}}}Media", wsdl="ver10/media/wsdl/media.wsdl", actions=f"{TRT}/",
+                         request_suffix=""),),
+)
+
+MEDIA2 = ServiceContract(
+    name="media2", namespace=TR2, path="/onvif/media2_service", wsdl="gateway/media2_service.wsdl",
+    port_types=(PortType(qname=f"{{{TR2}}}Media2", wsdl="ver20/media/wsdl/media.wsdl", actions=f"{TR2}/",
+                         request_suffix=""),),
+)
+
+PTZ = ServiceContract(
+    name="PTZ", namespace=TPTZ, path="/onvif/ptz_service", wsdl="gateway/ptz_service.wsdl",
+    port_types=(PortType(qname=f"{{{TPTZ}}}PTZ", wsdl="ver20/ptz/wsdl/ptz.wsdl", actions=f"{TPTZ}/",
+                         request_suffix=""),),
 )

@@ -24,6 +24,7 @@ from gateway.relay.auth import Credentials
 from gateway.relay.session import Relay, RelayLimits
 from gateway.relay.tunnel import Tunnel, Tunnels
 from gateway.relay.upstream import OpenSnapshot, RelayError, Resolver
+from gateway.soap.dispatch import Principal
 
 log = logging.getLogger("gateway.relay")
 
@@ -54,8 +55,12 @@ class RelayApp:
     """ASGI 3 app for :func:`gateway.relay.paths.is_relay_path` paths; others get 404."""
 
     def __init__(self, resolver: Resolver, credentials: Credentials, open_snapshot: OpenSnapshot,
-                 limits: RelayLimits | None = None, *, relay: Relay | None = None) -> None:
+                 limits: RelayLimits | None = None, *, relay: Relay | None = None,
+                 pre_authenticated: Callable[[Scope], Principal | None] | None = None) -> None:
         self.relay = relay or Relay(resolver, credentials, limits)
+        #: Who a request is without credentials: the uplink's level for one tunnelled through an uplink
+        #: this gateway opened (docs/wire-format.md §9.3, §13.1); None: everyone must log in.
+        self._pre_authenticated = pre_authenticated or (lambda scope: None)
         self._open_snapshot = open_snapshot
         self._tunnels = Tunnels(self.relay.limits.max_sessions)
 
@@ -110,7 +115,8 @@ class RelayApp:
 
             watcher = asyncio.create_task(watch_disconnect())
             try:
-                await self.relay.session(tunnel, f"{client[0]}:{client[1]} (http tunnel)")
+                await self.relay.session(tunnel, f"{client[0]}:{client[1]} (http tunnel)",
+                                         self._pre_authenticated(scope))
             finally:
                 watcher.cancel()
             with contextlib.suppress(Exception):  # the client may be gone already
@@ -139,7 +145,11 @@ class RelayApp:
         target = bytes(scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             target += "?" + bytes(scope["query_string"]).decode("latin-1")
-        verdict = await gate.check(_header(scope, b"authorization"), scope["method"], target)
+        authorization, principal = _header(scope, b"authorization"), self._pre_authenticated(scope)
+        if authorization is None and principal is not None:
+            verdict = gate.admit(principal)
+        else:
+            verdict = await gate.check(authorization, scope["method"], target)
         if verdict.status == 401:
             challenges = [(b"www-authenticate", value.encode()) for value in gate.challenges(stale=verdict.stale)]
             await _plain(send, 401, "authentication required", *challenges)

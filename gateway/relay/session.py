@@ -99,9 +99,9 @@ class Relay:
         self.caps = Caps()
         self.limits = limits or RelayLimits()
 
-    async def session(self, client: ByteStream, peer: str) -> None:
+    async def session(self, client: ByteStream, peer: str, principal: Principal | None = None) -> None:
         """Relay one client connection (a socket or a tunnel) until either side ends it."""
-        await _Session(self, client, peer).run()
+        await _Session(self, client, peer, principal).run()
 
 
 class _End(Exception):
@@ -128,8 +128,9 @@ async def connect(url: str) -> ByteStream:
 
 
 class _Session:
-    def __init__(self, relay: Relay, client: ByteStream, peer: str) -> None:
+    def __init__(self, relay: Relay, client: ByteStream, peer: str, principal: Principal | None) -> None:
         self._relay, self._limits, self._client, self._peer = relay, relay.limits, client, peer
+        self._granted = principal  # who the connection itself is (an uplink's level), for requests without a login
         self._ended = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending: dict[str, _Pending] = {}
@@ -250,8 +251,11 @@ class _Session:
         if request.method == "OPTIONS":
             await self._answer(200, cseq, ("Public", PUBLIC))
             return
-        verdict = await self._relay.gate.check(request.headers.get("Authorization"), request.method,
-                                               request.target)
+        authorization = request.headers.get("Authorization")
+        if authorization is None and self._granted is not None:
+            verdict = self._relay.gate.admit(self._granted)
+        else:
+            verdict = await self._relay.gate.check(authorization, request.method, request.target)
         if verdict.status == 401:
             challenges = self._relay.gate.challenges(stale=verdict.stale)
             await self._answer(401, cseq, *(("WWW-Authenticate", value) for value in challenges))

@@ -84,6 +84,7 @@ class _Context:
     path_params: dict[str, str]
     tls: bool
     unauthenticated: Principal  # who a request without WS-Security is
+    headers: dict[str, str]  # the HTTP request's headers, names lower-cased
 
 
 class SoapApp:
@@ -201,7 +202,8 @@ class SoapApp:
         if body is None:
             return self._refuse(post, 413, f"request body exceeds {self.max_body_bytes} bytes", self.vocab.too_large)
         context = _Context(base_url=base, path=path, path_params=params, tls=scope.get("scheme") == "https",
-                           unauthenticated=self.pre_authenticated(scope) or ANONYMOUS)
+                           unauthenticated=self.pre_authenticated(scope) or ANONYMOUS,
+                           headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.items()})
         status, payload = await _unless_client_leaves(self._soap(body, service, context), receive)
         return _Response(status, payload, SOAP_CONTENT_TYPE)
 
@@ -219,7 +221,8 @@ class SoapApp:
             principal = await self._authenticate(envelope, tls=context.tls, unauthenticated=context.unauthenticated)
             self.authorizer(principal, operation.access)
             request = Request(envelope=envelope, body=envelope.body, base_url=context.base_url, path=context.path,
-                              path_params=context.path_params, principal=principal, state=self.state)
+                              path_params=context.path_params, principal=principal, state=self.state,
+                              headers=context.headers)
             result = await operation.handler(request)
             return 200, build_response(result, action=operation.response_action,
                                        relates_to=envelope.message_id, nsmap=self.nsmap)

@@ -41,6 +41,8 @@ class Request:
     path_params: Mapping[str, str]
     principal: Principal
     state: Any  # the application's shared state (catalog, settings, ...)
+    #: The HTTP request's headers, names lower-cased (one value per name); e.g. a call budget set by the level above.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 #: A handler returns the response body element(s) or text, or raises SoapFault.

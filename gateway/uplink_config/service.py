@@ -70,7 +70,7 @@ def fault_for(refused: UplinkRefused) -> SoapFault:
 def capabilities(req: Request) -> etree._Element:
     """``tup:Capabilities``, for GetServiceCapabilities and for GetServices with IncludeCapability."""
     return etree.Element(f"{{{TUP}}}Capabilities", MaxUplinks=str(MAX_UPLINKS), Protocols=" ".join(PROTOCOLS),
-                         AuthorizationModes=" ".join(AUTHORIZATION_MODES), StreamingOverUplink="false",
+                         AuthorizationModes=" ".join(AUTHORIZATION_MODES), StreamingOverUplink="true",
                          nsmap={"tup": TUP})
 
 

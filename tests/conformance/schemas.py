@@ -28,7 +28,8 @@ SCHEMA_FILES = ("ver10/schema/onvif.xsd", "schema/common/b-2.xsd", "schema/commo
                 "schema/common/bf-2.xsd", "schema/common/t-1.xsd", "schema/common/ws-addr.xsd",
                 "schema/common/soap-envelope")
 # WSDLs whose <types> declare the service messages.
-WSDL_FILES = ("ver10/device/wsdl/devicemgmt.wsdl", "ver10/events/wsdl/event.wsdl", "ver10/uplink/wsdl/uplink.wsdl")
+WSDL_FILES = ("ver10/device/wsdl/devicemgmt.wsdl", "ver10/events/wsdl/event.wsdl", "ver10/uplink/wsdl/uplink.wsdl",
+              "ver10/media/wsdl/media.wsdl", "ver20/media/wsdl/media.wsdl", "ver20/ptz/wsdl/ptz.wsdl")
 
 
 class SchemaViolation(AssertionError):
@@ -60,7 +61,7 @@ def inline_schemas(wsdl: Path) -> list[str]:
 @functools.cache
 def onvif_schema() -> xmlschema.XMLSchema11:
     """One XSD 1.1 schema set: the ONVIF, WS-BaseNotification, WS-Resource, WS-Addressing,
-    SOAP 1.2 schemas and the device, event and uplink message elements."""
+    SOAP 1.2 schemas and the device, event, uplink, media, Media2 and PTZ message elements."""
     root = onvif_wsdl_dir()
     sources: list[object] = [str(root / name) for name in SCHEMA_FILES]
     for name in WSDL_FILES:

@@ -20,7 +20,10 @@ SOAP = "http://www.w3.org/2003/05/soap-envelope"
 TER = "http://www.onvif.org/ver10/error"
 WSA = "http://www.w3.org/2005/08/addressing"
 SOAP_CT = "application/soap+xml; charset=utf-8"
-NOT_AN_ENDPOINT = ("/onvif/Media", "/onvif/media_service", "/onvif/ptz_service", "/", "/onvif/device_service/x",
+TRT = "http://www.onvif.org/ver10/media/wsdl"
+TR2 = "http://www.onvif.org/ver20/media/wsdl"
+TPTZ = "http://www.onvif.org/ver20/ptz/wsdl"
+NOT_AN_ENDPOINT = ("/onvif/Media", "/onvif/imaging_service", "/onvif/analytics_service", "/", "/onvif/device_service/x",
                    "/onvif/pullpoint/", "/onvif/Device_Service")
 
 
@@ -104,6 +107,11 @@ ENDPOINTS = [
     ("/onvif/pullpoint/no-such-id", "<tev:CreatePullPointSubscription/>", "<tev:Seek/>", "Seek"),
     ("/onvif/uplink_service", '<tup:GetUplinkStatistics xmlns:tup="http://www.onvif.org/ver10/uplink/wsdl"/>',
      '<tds:GetUplinks/>', ""),
+    ("/onvif/media_service", f'<trt:Frobnicate xmlns:trt="{TRT}"/>', f'<trt:CreateProfile xmlns:trt="{TRT}"/>',
+     "CreateProfile"),
+    ("/onvif/media2_service", f'<tr2:GetProfile xmlns:tr2="{TR2}"/>', f'<tr2:DeleteProfile xmlns:tr2="{TR2}"/>',
+     "DeleteProfile"),
+    ("/onvif/ptz_service", "<tds:GetScopes/>", f'<tptz:CreatePresetTour xmlns:tptz="{TPTZ}"/>', "CreatePresetTour"),
 ]
 
 

@@ -62,8 +62,8 @@ def test_the_import_contracts_are_kept() -> None:
 
 
 #: The packages the contracts name, as an empty skeleton: enough for lint-imports to check the contracts themselves.
-SKELETON = ("cli", "device", "events", "uplink_config", "federation", "relay", "uplink", "uplink.listening",
-            "uplink.connecting", "catalog", "query", "onvif", "addressing", "soap", "vocabulary", "supervision")
+SKELETON = ("cli", "device", "events", "uplink_config", "federation", "media", "ptz", "downstream", "relay", "uplink",
+            "uplink.listening", "uplink.connecting", "catalog", "query", "onvif", "addressing", "soap", "vocabulary", "supervision")
 
 
 @pytest.mark.parametrize(("importer", "imported", "contract"), [

@@ -75,7 +75,7 @@ def ter(*locals_: str) -> list[etree.QName]:
 def test_capabilities_anonymously(gateway: Gateway) -> None:
     caps = uplink_service(gateway, user=None).GetServiceCapabilities()
     assert (caps.MaxUplinks, caps.Protocols, caps.AuthorizationModes, caps.StreamingOverUplink) == \
-        (16, ["https", "wss"], ["mTLS", "AccessToken"], False)
+        (16, ["https", "wss"], ["mTLS", "AccessToken"], True)
 
 
 def test_set_get_delete_with_zeep_and_the_cli_agrees(gateway: Gateway) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.addressing.tokens import MAX_TOKEN, bad_character
+from gateway.downstream import wire
 from gateway.federation import protocol
 from gateway.onvif.ns import NSMAP, TT
 from gateway.onvif.resource_event import LOCATION, NAME, OFFLINE, SCOPE
@@ -74,7 +75,7 @@ def written_update(resource: Resource, operation: Operation) -> SegmentUpdate:
 
 
 def strict(data: bytes) -> protocol.PullBatch:
-    return protocol.read_pull(protocol.Reply(url="http://seg/pp/1", status=200, data=data))
+    return protocol.read_pull(wire.Reply(url="http://seg/pp/1", status=200, data=data))
 
 
 @settings(max_examples=300, deadline=None)

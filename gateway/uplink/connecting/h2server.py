@@ -26,10 +26,14 @@ within a grace period (a waiting PullMessages answers empty meanwhile).
 
 Rules:
 
-1. Memory is bounded by flow control: a stream buffers at most its window and
-   all streams together at most :data:`CONNECTION_WINDOW`, because DATA is
-   acknowledged only when the app takes it.  A body over ``max_body_bytes`` is
-   answered 413 and the stream reset.
+1. Memory is bounded by flow control: a stream buffers at most its window
+   (65,535 bytes), because its DATA is handed back to the stream's window only
+   when the app takes it, and all streams together at most ``max_streams``
+   windows.  The connection's window is credited on arrival, so an app that
+   stops reading (a long-lived stream, docs/wire-format.md §13) stalls its own
+   stream only.  A body over ``max_body_bytes`` is answered 413 and the stream
+   reset, except an RTSP tunnel's POST (``unbounded_types``), whose body lasts
+   the session.
 2. Concurrency is bounded by ``max_streams``, advertised as
    SETTINGS_MAX_CONCURRENT_STREAMS; h2 answers a peer that opens more with
    GOAWAY(PROTOCOL_ERROR), and :meth:`serve` raises :class:`LinkBroken`.
@@ -57,7 +61,7 @@ from gateway.uplink.shared.stream import ByteStream
 
 log = logging.getLogger("gateway.uplink")
 
-#: Connection-level receive window: bounds the request bytes buffered across all streams together.
+#: Connection-level receive window, credited on arrival (rule 1): room for several streams' frames in flight.
 CONNECTION_WINDOW = 1 << 20
 #: Seconds a GOAWAY gets to leave when the server stops.
 GOODBYE_TIMEOUT = 1.0
@@ -67,10 +71,14 @@ GOODBYE_TIMEOUT = 1.0
 class ServerLimits:
     """What one uplink's server allows; tests scale the timers down."""
 
-    max_streams: int = 100  # SETTINGS_MAX_CONCURRENT_STREAMS; RFC 9113 §6.5.2 recommends at least 100
+    #: SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2 recommends at least 100): an RTSP tunnel takes two
+    #: streams, so this leaves room for 100 streamed sessions and the SOAP exchanges (docs/wire-format.md §13.3).
+    max_streams: int = 256
     max_body_bytes: int = 2 << 20  # above the SOAP app's own 1 MiB cap, so the app answers first
     ping_interval: float = 10.0  # docs/wire-format.md §9.4 rec: traffic at least every ~20 s
     silence_timeout: float = 30.0  # docs/wire-format.md §9.4: no packet for 30 s -> close and reconnect
+    #: Request content types whose body is a stream for the exchange's lifetime, exempt from ``max_body_bytes``.
+    unbounded_types: frozenset[bytes] = frozenset({b"application/x-rtsp-tunnelled"})
 
 
 #: The limits the uplink runs with unless a caller (a test) scales them down.
@@ -173,11 +181,12 @@ class H2Server:
         if isinstance(event, h2.events.RequestReceived):
             self._start(stream_id, event.headers or [])
         elif isinstance(event, h2.events.DataReceived):
-            if call is None or call.finished:  # nobody will read it: hand the window back at once
-                self._conn.acknowledge_received_data(event.flow_controlled_length, stream_id)
+            if event.flow_controlled_length:  # rule 1: the connection's window at once, the stream's when taken
+                self._conn.increment_flow_control_window(event.flow_controlled_length)
+            if call is None or call.finished:  # nobody will read it
                 return
             call.on_data(event.data or b"", event.flow_controlled_length)
-            if call.received > self._limits.max_body_bytes:
+            if call.capped and call.received > self._limits.max_body_bytes:
                 self._tasks[stream_id].cancel()
                 call.refuse_body()
         elif isinstance(event, h2.events.StreamEnded) and call is not None:
@@ -207,6 +216,7 @@ class H2Server:
             self._conn.send_headers(stream_id, [(b":status", b"501")], end_stream=True)
             return
         call = self._streams[stream_id] = StreamCall(self._conn, stream_id, self._flush)
+        call.capped = _content_type(headers) not in self._limits.unbounded_types
         task = self._tasks[stream_id] = asyncio.create_task(call.run(self._app, scope), name=f"uplink-{stream_id}")
         task.add_done_callback(lambda _: (self._streams.pop(stream_id, None), self._tasks.pop(stream_id, None)))
         self.active_high_water = max(self.active_high_water, len(self._tasks))
@@ -237,3 +247,11 @@ class H2Server:
                 await self._io.write(data)
             except (ConnectionError, OSError) as exc:  # every later write fails the same way; serve() ends
                 self._end(LinkBroken(f"writing to the remote client failed: {exc}"))
+
+
+def _content_type(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The media type of a request, lower-cased, without parameters."""
+    for name, value in headers:
+        if name == b"content-type":
+            return value.partition(b";")[0].strip().lower()
+    return b""

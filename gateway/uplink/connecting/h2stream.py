@@ -6,14 +6,16 @@
 
 Rules:
 
-1. Request DATA is acknowledged to the peer (its window handed back) only
-   when the app takes it, so a stream never buffers more than its window.
+1. Request DATA is handed back to the peer's stream window only when the app
+   takes it (the server credits the connection's window on arrival), so a
+   stream never buffers more than its window and a stalled app stalls only
+   its own stream.
 2. Response DATA never overruns the peer's windows or frame size: the sender
    waits for a WINDOW_UPDATE (:meth:`StreamCall.wake`).
 3. An app that fails before its response starts gets a 500; after, or one
    that returns without finishing, gets its stream reset (INTERNAL_ERROR).
 4. A response finished while the peer still uploads resets the stream with
-   NO_ERROR (RFC 9113 §8.1), and what the app left unread is acknowledged.
+   NO_ERROR (RFC 9113 §8.1), and what the app left unread is dropped.
 5. After a reset, ``send()`` is a no-op and ``receive()`` says
    ``http.disconnect``; the reader also cancels the app task.
 """
@@ -37,6 +39,8 @@ ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Message]], Callable[[
                    Awaitable[None]]
 Flush = Callable[[], Awaitable[None]]
 
+#: Stream window handed back once the app took this much: fewer WINDOW_UPDATEs, half the default window.
+CREDIT_BATCH = 32 * 1024
 #: Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2); an app written for HTTP/1.1 may set them.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
 
@@ -64,6 +68,8 @@ class StreamCall:
         self._conn, self.id, self._flush = conn, stream_id, flush
         self._body: deque[tuple[bytes, int]] = deque()  # (data, flow-controlled length) not yet taken
         self.received = 0  # request body bytes so far
+        self.capped = True  # the server's body cap applies (not to a tunnel's POST)
+        self._uncredited = 0  # taken by the app, not yet handed back to the stream's window
         self._request_ended = False  # the peer sent END_STREAM
         self._request_delivered = False  # the app got the last http.request
         self._started = self.finished = self._reset = False
@@ -132,8 +138,7 @@ class StreamCall:
                 return {"type": "http.disconnect"}
             if self._body:
                 data, flow = self._body.popleft()
-                self._conn.acknowledge_received_data(flow, self.id)
-                await self._flush()
+                await self._credit(flow)
                 more = bool(self._body) or not self._request_ended
                 self._request_delivered = not more
                 return {"type": "http.request", "body": data, "more_body": more}
@@ -186,7 +191,16 @@ class StreamCall:
             if not view:
                 return
 
+    async def _credit(self, flow: int) -> None:
+        """Hand taken bytes back to the stream's window in batches, while the peer may still send."""
+        self._uncredited += flow
+        if self._uncredited < CREDIT_BATCH or self._request_ended:
+            return
+        increment, self._uncredited = self._uncredited, 0
+        stream = self._conn.streams.get(self.id)
+        if stream is not None and not stream.closed:
+            self._conn.increment_flow_control_window(increment, stream_id=self.id)
+            await self._flush()
+
     def _discard_body(self) -> None:
-        for _, flow in self._body:
-            self._conn.acknowledge_received_data(flow, self.id)
         self._body.clear()

@@ -35,12 +35,18 @@ Rules:
 5. A GOAWAY from the peer ends the link at once: h2 refuses every frame after
    it, so even the streams the peer promised to finish cannot; their requests
    fail with :class:`LinkClosed` and are retried on the connector's next link.
+6. A :class:`Channel` (``open_channel``) is an exchange whose bodies flow while
+   it lasts, both ways (an RTSP tunnel's GET and POST, docs/wire-format.md §13).
+   Its DATA is credited to the connection on arrival but to the stream only as
+   the caller reads it: a reader that stalls holds at most one stream window
+   and stalls only its own stream.  Its writes wait for the peer's windows.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import struct
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -52,7 +58,7 @@ from h2.errors import ErrorCodes
 from h2.exceptions import NoAvailableStreamIDError, ProtocolError
 from h2.settings import SettingCodes, Settings
 
-from gateway.uplink.listening.errors import LinkClosed, LinkTimeout, StreamError
+from gateway.uplink.listening.errors import LinkClosed, LinkError, LinkTimeout, StreamError
 from gateway.uplink.shared.stream import ByteStream
 
 log = logging.getLogger("gateway.uplink")
@@ -62,6 +68,8 @@ STREAM_WINDOW = 1024 * 1024
 CONNECTION_WINDOW = 16 * 1024 * 1024
 #: Largest response header block we accept (SETTINGS_MAX_HEADER_LIST_SIZE).
 MAX_HEADER_LIST = 64 * 1024
+#: A channel hands stream window back once this much of it was read: fewer WINDOW_UPDATEs, never a stall.
+CREDIT_BATCH = 64 * 1024
 #: Headers HTTP/2 forbids (RFC 9113 §8.2.2); Host travels as :authority.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade",
                          b"host", b"te"})
@@ -111,6 +119,83 @@ class _Exchange:
     size: int = 0
 
 
+@dataclass
+class _Flow:
+    """What a channel's stream has received and not yet handed to its reader."""
+
+    head: asyncio.Event = field(default_factory=asyncio.Event)  # the response headers came, or it failed
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    chunks: deque[tuple[bytes, int]] = field(default_factory=deque)  # (data, flow-controlled length)
+    readable: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False  # END_STREAM received
+    error: LinkError | None = None
+    uncredited: int = 0  # read but not yet handed back to the peer's stream window
+
+
+class Channel:
+    """One stream of a link whose request and response bodies flow while it lasts; made by :meth:`Link.open_channel`.
+
+    ``read()`` gives the response body as it arrives and ``b""`` at its end;
+    ``write()`` sends request body under the peer's flow control.  Both raise
+    :class:`StreamError` once the stream is reset or closed and
+    :class:`LinkClosed` once the link is gone.  ``close()`` resets the stream
+    if it is still open and is idempotent.
+    """
+
+    def __init__(self, link: Link, sid: int, flow: _Flow) -> None:
+        self._link, self.id, self._flow = link, sid, flow
+
+    async def response(self) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """The response's status and headers, once they arrive."""
+        await self._flow.head.wait()
+        if self._flow.status == 0:
+            raise self._flow.error or StreamError("no response")
+        return self._flow.status, self._flow.headers
+
+    async def read(self) -> bytes:
+        flow = self._flow
+        while True:
+            if flow.chunks:
+                data, length = flow.chunks.popleft()
+                self._link._credit(self.id, flow, length)
+                return data
+            if flow.error is not None:
+                raise flow.error
+            if flow.ended:
+                return b""
+            flow.readable.clear()
+            await flow.readable.wait()
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            room = self._link._room(self.id, self._flow)
+            if room <= 0:
+                await self._link._changed.wait()
+                continue
+            chunk, view = view[:room], view[room:]
+            try:
+                self._link._h2.send_data(self.id, chunk.tobytes())
+            except ProtocolError:  # the request body was ended
+                raise StreamError("the request body is closed") from None
+            self._link._wake.set()
+
+    async def end(self) -> None:
+        """END_STREAM on the request body."""
+        self._link._room(self.id, self._flow)
+        try:
+            self._link._h2.end_stream(self.id)
+        except ProtocolError:
+            raise StreamError("the request body is closed") from None
+        self._link._wake.set()
+
+    def close(self) -> None:
+        if self._flow.error is None:
+            self._flow.error = StreamError("the channel is closed")
+        self._link._forget_channel(self.id)
+
+
 class Link:
     """An HTTP/2 client over ``stream``; ``authority`` is the default ``:authority`` (the segment's name)."""
 
@@ -121,6 +206,7 @@ class Link:
             SettingCodes.ENABLE_PUSH: 0, SettingCodes.MAX_CONCURRENT_STREAMS: 0,
             SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW, SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST})
         self._exchanges: dict[int, _Exchange] = {}
+        self._channels: dict[int, _Flow] = {}
         self._wake = asyncio.Event()  # the writer has something to send
         self._changed = asyncio.Event()  # a slot or a window may have opened; replaced at each change
         self._started = asyncio.Event()  # the peer's SETTINGS arrived, or the link died
@@ -161,7 +247,7 @@ class Link:
         try:
             async with asyncio.timeout(timeout):
                 sid = await self._open(method, path, headers, authority or self.authority, end_stream=not body)
-                exchange = self._exchanges[sid]
+                exchange = self._exchanges[sid] = _Exchange(future=asyncio.get_running_loop().create_future())
                 if body:
                     await self._send_body(sid, body, exchange)
                 await exchange.future
@@ -173,11 +259,11 @@ class Link:
                 self._forget(sid)
 
     async def _open(self, method: str, path: str, headers: Sequence[tuple[bytes, bytes]], authority: str, *,
-                    end_stream: bool) -> int:
+                    end_stream: bool, spare: int = 0) -> int:
         while True:
             if not self.alive:
                 raise LinkClosed(self.reason or "closed")
-            if self._h2.open_outbound_streams < self._h2.remote_settings.max_concurrent_streams:
+            if self._h2.open_outbound_streams + spare < self._h2.remote_settings.max_concurrent_streams:
                 break
             await self._changed.wait()
         try:
@@ -193,9 +279,59 @@ class Link:
         except ProtocolError as exc:  # h2 has half-encoded them (HPACK state) and opened the stream: unusable
             self._die(f"request headers h2 refuses: {exc}")
             raise LinkClosed(self.reason or "") from None
-        self._exchanges[sid] = _Exchange(future=asyncio.get_running_loop().create_future())
         self._wake.set()
         return sid
+
+    async def open_channel(self, method: str, path: str, headers: Sequence[tuple[bytes, bytes]] = (), *,
+                           authority: str | None = None, end_request: bool = False, spare: int = 0,
+                           timeout: float | None = None) -> Channel:
+        """Open a stream (within ``timeout``, waiting for a slot) whose bodies flow while it lasts (rule 6).
+
+        ``end_request`` sends the request without a body (a GET).  ``spare`` waits until that many more
+        slots are free as well: the first of a pair of streams (a tunnel's GET) must not take the slot its
+        partner needs, or pairs opening at once deadlock under the peer's stream limit.
+        Raises LinkClosed or LinkTimeout.
+        """
+        timeout = self.limits.request_timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(timeout):
+                sid = await self._open(method, path, headers, authority or self.authority, end_stream=end_request,
+                                       spare=spare)
+        except TimeoutError:
+            raise LinkTimeout(f"no stream for {method} {path} within {timeout:g} s") from None
+        flow = self._channels[sid] = _Flow()
+        return Channel(self, sid, flow)
+
+    def _room(self, sid: int, flow: _Flow) -> int:
+        """How much a channel may send now; raises when it never may again."""
+        if flow.error is not None:
+            raise flow.error
+        if not self.alive:
+            raise LinkClosed(self.reason or "closed")
+        stream = self._h2.streams.get(sid)
+        if stream is None or stream.closed:
+            raise StreamError("the stream is closed")
+        return min(self._h2.local_flow_control_window(sid), self._h2.max_outbound_frame_size)
+
+    def _credit(self, sid: int, flow: _Flow, length: int) -> None:
+        """Hand read bytes back to the stream's window, in batches, while the peer may still send on it."""
+        flow.uncredited += length
+        if flow.uncredited < CREDIT_BATCH or flow.ended or flow.error is not None or not self.alive:
+            return
+        stream = self._h2.streams.get(sid)
+        if stream is not None and not stream.closed:
+            self._h2.increment_flow_control_window(flow.uncredited, stream_id=sid)
+            self._wake.set()
+        flow.uncredited = 0
+
+    def _forget_channel(self, sid: int) -> None:
+        if self._channels.pop(sid, None) is None:
+            return
+        stream = self._h2.streams.get(sid)
+        if stream is not None and not stream.closed and not self._dead.is_set():
+            self._h2.reset_stream(sid, ErrorCodes.CANCEL)
+            self._wake.set()
+        self._notify()
 
     async def _send_body(self, sid: int, body: bytes, exchange: _Exchange) -> None:
         offset = 0
@@ -231,6 +367,8 @@ class Link:
         for exchange in self._exchanges.values():
             if not exchange.future.done():
                 exchange.future.set_exception(LinkClosed(reason))
+        for flow in self._channels.values():
+            self._stop(flow, LinkClosed(reason))
         self._notify()
 
     async def aclose(self, reason: str = "closed by this gateway") -> None:
@@ -329,20 +467,39 @@ class Link:
         self._notify()  # the stream limit or the initial window may have grown
 
     def _on_response(self, event: ev.ResponseReceived) -> None:
-        exchange = self._exchanges.get(event.stream_id or 0)
+        sid = event.stream_id or 0
+        if (flow := self._channels.get(sid)) is not None:
+            status, flow.headers = _head(event.headers or [])
+            if 200 <= status <= 599:
+                flow.status = status
+                flow.head.set()
+            else:
+                self._h2.reset_stream(sid, ErrorCodes.PROTOCOL_ERROR)
+                self._stop(flow, StreamError("a response without a valid :status"))
+            return
+        exchange = self._exchanges.get(sid)
         if exchange is None or exchange.future.done():
             return
-        for name, value in event.headers or []:
-            if name == b":status":
-                exchange.status = int(value) if value.isdigit() else 0
-            elif not name.startswith(b":"):
-                exchange.headers.append((name, value))
+        exchange.status, exchange.headers = _head(event.headers or [])
         if not 200 <= exchange.status <= 599:
-            self._fail(event.stream_id or 0, exchange, "a response without a valid :status")
+            self._fail(sid, exchange, "a response without a valid :status")
+
+    @staticmethod
+    def _stop(flow: _Flow, error: LinkError) -> None:
+        if flow.error is None:
+            flow.error = error
+        flow.head.set()
+        flow.readable.set()
 
     def _on_data(self, event: ev.DataReceived) -> None:
-        sid = event.stream_id or 0
-        self._h2.acknowledge_received_data(event.flow_controlled_length or 0, sid)
+        sid, length = event.stream_id or 0, event.flow_controlled_length or 0
+        if (flow := self._channels.get(sid)) is not None:  # rule 6: the connection at once, the stream when read
+            if length:
+                self._h2.increment_flow_control_window(length)
+            flow.chunks.append((event.data or b"", length))
+            flow.readable.set()
+            return
+        self._h2.acknowledge_received_data(length, sid)
         exchange = self._exchanges.get(sid)
         if exchange is None or exchange.future.done():
             return
@@ -358,12 +515,18 @@ class Link:
         self._notify()
 
     def _on_end(self, event: ev.StreamEnded) -> None:
+        if (flow := self._channels.get(event.stream_id or 0)) is not None:
+            flow.ended = True
+            flow.head.set()  # ended without headers: response() reports it
+            flow.readable.set()
         exchange = self._exchanges.get(event.stream_id or 0)
         if exchange is not None and not exchange.future.done():
             exchange.future.set_result(None)
         self._notify()
 
     def _on_reset(self, event: ev.StreamReset) -> None:
+        if (flow := self._channels.get(event.stream_id or 0)) is not None:
+            self._stop(flow, StreamError(f"the peer reset the stream ({event.error_code!r})"))
         exchange = self._exchanges.get(event.stream_id or 0)
         if exchange is not None and not exchange.future.done():
             exchange.future.set_exception(StreamError(f"the peer reset the stream ({event.error_code!r})"))
@@ -374,6 +537,17 @@ class Link:
 
     def _on_goaway(self, event: ev.ConnectionTerminated) -> None:
         self._die(f"the peer went away (GOAWAY, {event.error_code!r})")
+
+
+def _head(fields: list[tuple[bytes, bytes]]) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """The status (0 when missing or malformed) and the regular headers of a response."""
+    status, headers = 0, []
+    for name, value in fields:
+        if name == b":status":
+            status = int(value) if value.isdigit() else 0
+        elif not name.startswith(b":"):
+            headers.append((name, value))
+    return status, headers
 
 
 _HANDLERS: dict[type[ev.Event], Callable[[Link, Any], None]] = {

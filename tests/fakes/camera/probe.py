@@ -22,7 +22,7 @@ def count_frames(url: str, *, transport: str = "tcp", seconds: float = 4.0, time
     argv = ["ffprobe", "-v", "error", "-rtsp_transport", transport, "-select_streams", "v:0", "-count_frames",
             "-read_intervals", f"%+{seconds:g}", "-show_entries", "stream=codec_name,width,height,nb_read_frames",
             "-of", "compact=print_section=0:nokey=0", url]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise ProbeFailed(done.stderr.strip() or f"ffprobe exited {done.returncode}")
     fields = dict(item.split("=", 1) for item in done.stdout.strip().splitlines()[0].split("|"))

@@ -14,11 +14,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.fakes.camera.model import SIZES
+
 SOURCE = Path(__file__).with_name("rtsp_source.py")
 DEBIAN_PYTHON = "/usr/bin/python3"
 SERVING = "rtsp: serving on "
-#: Frame sizes of /profile1, /profile2, ...: a main stream and a sub stream, as cameras have.
-SIZES = ((320, 240), (160, 120), (176, 144), (128, 96))
 _PROBE = ("import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; "
           "Gst.init(None); import sys; sys.exit(0 if Gst.ElementFactory.find('x264enc') else 3)")
 
@@ -70,6 +70,7 @@ class RtspSource:
         self.listen, self.log_path, self.timeout = listen, log_path, timeout
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self._lock = threading.Lock()  # one command and its answer at a time
 
     def start(self) -> RtspSource:
         argv = [DEBIAN_PYTHON, str(SOURCE), "--listen", self.listen, "--fps", str(self.fps),
@@ -102,16 +103,25 @@ class RtspSource:
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
+    def _command(self, word: str) -> None:
+        """Send a steering command and wait for the source to confirm it."""
+        with self._lock:
+            self._send(word)
+            assert self.proc is not None and self.proc.stdout is not None
+            answer = self.proc.stdout.readline()
+        if answer.strip() != f"rtsp: ok {word}":
+            raise SourceFailed(f"the RTSP source did not confirm {word!r}: {answer!r}")
+
     def close_streams(self) -> None:
         """Drop every client connection now, as a camera closing its streams mid-way."""
-        self._send("close")
+        self._command("close")
 
     def stall(self) -> None:
         """Stop sending frames, keeping the sessions open (a hung camera)."""
-        self._send("stall")
+        self._command("stall")
 
     def resume(self) -> None:
-        self._send("resume")
+        self._command("resume")
 
     @property
     def running(self) -> bool:

@@ -6,9 +6,9 @@ live pipeline: ``videotestsrc`` at 25 fps, small frames, ``x264enc`` tuned so tw
 second. Optional RTSP Digest (``--user`` with the password on stdin's first line, as the gateway's CLI takes one).
 
 It prints ``rtsp: serving on rtsp://HOST:PORT`` once bound. Lines on stdin then steer it at run time, as a failing
-camera would behave: ``close`` drops every client connection (a stream closing mid-way), ``stall`` stops the
-frames while keeping the sessions open (a camera that hangs), ``resume`` restarts them. End of stdin ends the
-process, so it never outlives its launcher.
+camera would behave, each answered by ``rtsp: ok WORD`` once done: ``close`` drops every client connection (a
+stream closing mid-way), ``stall`` stops the frames while keeping the sessions open (a camera that hangs),
+``resume`` restarts them. End of stdin ends the process, so it never outlives its launcher.
 """
 from __future__ import annotations
 
@@ -104,7 +104,9 @@ class Source:
             for media in self.medias:
                 self._set_valve(media)
         elif word:
-            print(f"rtsp: unknown command {word!r}", file=sys.stderr, flush=True)
+            print(f"rtsp: error unknown command {word!r}", flush=True)
+            return
+        print(f"rtsp: ok {word}", flush=True)
 
 
 def main(argv: list[str]) -> int:

@@ -93,7 +93,7 @@ def test_list_never_shows_passwords(vmsgw, capsys, db_url: str) -> None:  # type
     assert vmsgw("segment", "list", "--db", db_url) == 0
     table = capsys.readouterr().out
     lines = [line.split() for line in table.splitlines()]
-    assert lines[0] == ["name", "url", "user", "tls", "heartbeat", "state"]
+    assert lines[0] == ["name", "url", "user", "tls", "heartbeat", "state", "kind"]
     assert [row[0] for row in lines[1:]] == ["a", "b"] and lines[1][3] == "no-verify"
     assert vmsgw("segment", "list", "--json", "--db", db_url) == 0
     listed = capsys.readouterr().out

@@ -21,10 +21,9 @@ from gateway.device.service import DEVICE_SERVICE
 from gateway.events.service import capabilities as event_capabilities
 from gateway.events.waiter import FeedWatcher
 from gateway.onvif.access import PRE_AUTH, READ_SYSTEM
-from gateway.onvif.ns import TDS, TER, TEV, TT, TUP
-from gateway.onvif.services import DEVICE, EVENTS, UPLINK
-from gateway.runtime import ServeOptions, build_app
-from gateway.soap.asgi import SoapApp
+from gateway.onvif.ns import TDS, TER, TEV, TPTZ, TR2, TRT, TT, TUP
+from gateway.onvif.services import DEVICE, EVENTS, MEDIA, MEDIA2, PTZ, UPLINK
+from gateway.runtime import Composite, ServeOptions, build_app
 from gateway.soap.ns import SOAP_ENV, qn
 from tests.conformance.schemas import assert_valid
 from tests.unit.soap.soapkit import call, fault_of, onvif_call
@@ -38,7 +37,7 @@ def ter(*locals_: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoapApp]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Composite]:
     catalog = Catalog.open(f"sqlite:///{tmp_path_factory.mktemp('device') / 'catalog.db'}")
     catalog.upgrade()
     catalog.add_user("viewer", "User", "pw-viewer")
@@ -50,7 +49,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoapApp]:
     catalog.close()
 
 
-def soap(app: SoapApp, body: str, user: str | None = None, path: str = DEVICE.path) -> httpx.Response:
+def soap(app: Composite, body: str, user: str | None = None, path: str = DEVICE.path) -> httpx.Response:
     return onvif_call(app, path, body, user=user)
 
 
@@ -61,7 +60,7 @@ def body_of(response: httpx.Response) -> etree._Element:
     return body
 
 
-def capabilities(app: SoapApp, *categories: str) -> etree._Element:
+def capabilities(app: Composite, *categories: str) -> etree._Element:
     inner = "".join(f"<tds:Category>{c}</tds:Category>" for c in categories)
     return body_of(soap(app, f"<tds:GetCapabilities>{inner}</tds:GetCapabilities>"))
 
@@ -75,23 +74,28 @@ def version(el: etree._Element) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize(("categories", "expected"), [
-    ((), ["Device", "Events"]),
-    (("All",), ["Device", "Events"]),
+    ((), ["Device", "Events", "Media", "PTZ"]),
+    (("All",), ["Device", "Events", "Media", "PTZ"]),
     (("Device",), ["Device"]),
     (("Events",), ["Events"]),
+    (("Media",), ["Media"]),
+    (("PTZ", "Media"), ["Media", "PTZ"]),
     (("Events", "Device"), ["Device", "Events"]),
-    (("All", "Device"), ["Device", "Events"]),
+    (("All", "Device"), ["Device", "Events", "Media", "PTZ"]),
 ])
-def test_get_capabilities_answers_the_categories_asked_for(app: SoapApp, categories: tuple[str, ...],
+def test_get_capabilities_answers_the_categories_asked_for(app: Composite, categories: tuple[str, ...],
                                                            expected: list[str]) -> None:
     assert parts(capabilities(app, *categories)) == expected
 
 
-def test_the_capabilities_parts_address_the_services_and_state_the_release(app: SoapApp) -> None:
+def test_the_capabilities_parts_address_the_services_and_state_the_release(app: Composite) -> None:
     caps = capabilities(app).find(f"{{{TDS}}}Capabilities")
     assert caps.findtext(f"{{{TT}}}Device/{{{TT}}}XAddr") == "http://gw.test" + DEVICE.path
     assert caps.findtext(f"{{{TT}}}Events/{{{TT}}}XAddr") == "http://gw.test" + EVENTS.path
     assert caps.findtext(f"{{{TT}}}Events/{{{TT}}}WSPullPointSupport") == "true"
+    assert caps.findtext(f"{{{TT}}}Media/{{{TT}}}XAddr") == "http://gw.test" + MEDIA.path
+    assert caps.findtext(f"{{{TT}}}Media/{{{TT}}}StreamingCapabilities/{{{TT}}}RTP_RTSP_TCP") == "true"
+    assert caps.findtext(f"{{{TT}}}PTZ/{{{TT}}}XAddr") == "http://gw.test" + PTZ.path
     [supported] = caps.findall(f"{{{TT}}}Device/{{{TT}}}System/{{{TT}}}SupportedVersions")
     assert version(supported) == DEVICE.version
     services = body_of(soap(app, "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability>"
@@ -100,8 +104,8 @@ def test_the_capabilities_parts_address_the_services_and_state_the_release(app: 
     assert version(device.find(f"{{{TDS}}}Version")) == version(supported)
 
 
-@pytest.mark.parametrize("categories", [("Media",), ("PTZ",), ("Analytics",), ("Imaging",), ("Device", "Media")])
-def test_a_category_not_served_is_no_such_service(app: SoapApp, categories: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("categories", [("Analytics",), ("Imaging",), ("Device", "Imaging"), ("Media", "Analytics")])
+def test_a_category_not_served_is_no_such_service(app: Composite, categories: tuple[str, ...]) -> None:
     inner = "".join(f"<tds:Category>{c}</tds:Category>" for c in categories)
     response = soap(app, f"<tds:GetCapabilities>{inner}</tds:GetCapabilities>")
     assert response.status_code == 500
@@ -114,44 +118,47 @@ def test_a_category_not_served_is_no_such_service(app: SoapApp, categories: tupl
     "<tds:Category/>",
     "<tds:Category>Device</tds:Category><tds:Category>Recording</tds:Category>",
 ])
-def test_a_value_outside_capability_category_is_invalid_arg_val(app: SoapApp, body: str) -> None:
+def test_a_value_outside_capability_category_is_invalid_arg_val(app: Composite, body: str) -> None:
     response = soap(app, f"<tds:GetCapabilities>{body}</tds:GetCapabilities>")
     assert response.status_code == 400
     assert fault_of(response.content)[:2] == (SENDER, ter("InvalidArgVal"))
 
 
-def test_an_unexpected_child_of_get_capabilities_is_invalid_args(app: SoapApp) -> None:
+def test_an_unexpected_child_of_get_capabilities_is_invalid_args(app: Composite) -> None:
     response = soap(app, "<tds:GetCapabilities><x:Category>Device</x:Category><x:Other/></tds:GetCapabilities>")
     assert (response.status_code, fault_of(response.content)[:2]) == (400, (SENDER, ter("InvalidArgs")))
 
 
-def test_get_services_versions_and_capabilities_come_from_each_service(app: SoapApp) -> None:
+def test_get_services_versions_and_capabilities_come_from_each_service(app: Composite) -> None:
     resp = body_of(soap(app, "<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>"))
     found = {s.findtext(f"{{{TDS}}}Namespace"): s for s in resp}
-    assert list(found) == [TDS, TEV, TUP]
-    for contract in (DEVICE, EVENTS, UPLINK):
+    assert list(found) == [TDS, TEV, TUP, TRT, TR2, TPTZ]
+    for contract in (DEVICE, EVENTS, UPLINK, MEDIA, MEDIA2, PTZ):
         svc = found[contract.namespace]
         assert svc.findtext(f"{{{TDS}}}XAddr") == "http://gw.test" + contract.path
         assert version(svc.find(f"{{{TDS}}}Version")) == contract.version
     [events] = found[TEV].find(f"{{{TDS}}}Capabilities")
     built = event_capabilities(_request_for(app))
     assert (events.tag, dict(events.attrib)) == (built.tag, dict(built.attrib))
+    [media2] = found[TR2].find(f"{{{TDS}}}Capabilities")
+    assert (media2.tag, media2.get("SnapshotUri")) == (f"{{{TR2}}}Capabilities", "true")
+    assert media2.find(f"{{{TR2}}}StreamingCapabilities").get("RTP_RTSP_TCP") == "true"
 
 
-def _request_for(app: SoapApp):  # type: ignore[no-untyped-def]
+def _request_for(app: Composite):  # type: ignore[no-untyped-def]
     """Just enough of a request for a capabilities builder, which reads the app state only."""
     class _Req:
-        state = app.state
+        state = app.soap.state
     return _Req()
 
 
-def test_the_versions_are_the_official_wsdls(app: SoapApp) -> None:
+def test_the_versions_are_the_official_wsdls(app: Composite) -> None:
     for contract, relpath in ((DEVICE, "ver10/device/wsdl/devicemgmt.wsdl"), (EVENTS, "ver10/events/wsdl/event.wsdl")):
         text = call(app, "GET", f"/onvif/wsdl/{relpath}").text
         assert f'version="{contract.version[0]}.{contract.version[1]:02d}"' in text
 
 
-def test_network_interfaces_are_the_hosts(app: SoapApp) -> None:
+def test_network_interfaces_are_the_hosts(app: Composite) -> None:
     resp = body_of(soap(app, "<tds:GetNetworkInterfaces/>", user="viewer"))
     answered = {el.get("token"): el for el in resp}
     stats = psutil.net_if_stats()
@@ -174,13 +181,13 @@ def test_network_interfaces_are_the_hosts(app: SoapApp) -> None:
     assert any(el.find(f"{{{TT}}}IPv4") is not None for el in answered.values()), "the test host has an IPv4 address"
 
 
-def test_hostname_is_the_hosts(app: SoapApp) -> None:
+def test_hostname_is_the_hosts(app: Composite) -> None:
     resp = body_of(soap(app, "<tds:GetHostname/>"))  # PRE_AUTH: no user needed
     info = resp.find(f"{{{TDS}}}HostnameInformation")
     assert (info.findtext(f"{{{TT}}}FromDHCP"), info.findtext(f"{{{TT}}}Name")) == ("false", socket.gethostname())
 
 
-def test_dns_is_resolv_conf(app: SoapApp) -> None:
+def test_dns_is_resolv_conf(app: Composite) -> None:
     resp = body_of(soap(app, "<tds:GetDNS/>", user="viewer"))
     info = resp.find(f"{{{TDS}}}DNSInformation")
     expected = host.resolvers()
@@ -203,7 +210,7 @@ def test_resolv_conf_is_read_as_the_c_resolver_does(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("op", ["GetNetworkInterfaces", "GetDNS", "GetScopes"])
-def test_network_reads_need_a_user(app: SoapApp, op: str) -> None:
+def test_network_reads_need_a_user(app: Composite, op: str) -> None:
     response = soap(app, f"<tds:{op}/>")
     assert (response.status_code, fault_of(response.content)[:2]) == (400, (SENDER, ter("NotAuthorized")))
 
@@ -217,7 +224,7 @@ def test_access_classes_follow_the_default_policy() -> None:
 
 
 @pytest.mark.parametrize("op", ["GetNTP", "GetZeroConfiguration", "SystemReboot", "SetHostname"])
-def test_wsdl_operations_not_implemented_are_optional(app: SoapApp, op: str) -> None:
+def test_wsdl_operations_not_implemented_are_optional(app: Composite, op: str) -> None:
     response = soap(app, f"<tds:{op}/>", user="viewer")
     code, subcodes, reason = fault_of(response.content)
     assert (response.status_code, response.headers["content-type"]) == (500, CONTENT_TYPE)
@@ -226,7 +233,7 @@ def test_wsdl_operations_not_implemented_are_optional(app: SoapApp, op: str) -> 
 
 
 @pytest.mark.parametrize("body", ["<tds:Frobnicate/>", "<x:GetNTP/>", "<GetHostname/>", "<tt:GetHostname/>"])
-def test_operations_of_no_wsdl_are_unknown_actions(app: SoapApp, body: str) -> None:
+def test_operations_of_no_wsdl_are_unknown_actions(app: Composite, body: str) -> None:
     response = soap(app, body)
     code, subcodes, reason = fault_of(response.content)
     assert (response.status_code, code, subcodes) == (400, SENDER, ter("UnknownAction"))
@@ -238,5 +245,5 @@ def test_operations_of_no_wsdl_are_unknown_actions(app: SoapApp, body: str) -> N
     "<tds:GetServiceCapabilities/>", "<tds:GetSystemDateAndTime/>", "<tds:GetDeviceInformation/>",
     "<tds:GetScopes/>",
 ])
-def test_every_other_answer_is_valid(app: SoapApp, body: str) -> None:
+def test_every_other_answer_is_valid(app: Composite, body: str) -> None:
     body_of(soap(app, body, user="viewer"))

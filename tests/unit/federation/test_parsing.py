@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.downstream import wire
+from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation import protocol
-from gateway.federation.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import MAX_WORKERS, ReplyParsers, worker_count
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP
@@ -29,8 +30,8 @@ def parsers() -> Iterator[ReplyParsers]:
     asyncio.run(pool.aclose())
 
 
-def reply(data: bytes, status: int = 200) -> protocol.Reply:
-    return protocol.Reply(url="http://seg/pp/1", status=status, data=data)
+def reply(data: bytes, status: int = 200) -> wire.Reply:
+    return wire.Reply(url="http://seg/pp/1", status=status, data=data)
 
 
 def parse(parsers: ReplyParsers, data: bytes, status: int = 200) -> protocol.PullBatch:
@@ -119,7 +120,7 @@ def test_workers_ignore_ctrl_c_and_end_when_closed() -> None:
 KILLED_PARENT = """
 import asyncio, multiprocessing, sys
 from gateway.federation.parsing import ReplyParsers
-from gateway.federation.protocol import Reply
+from gateway.downstream.wire import Reply
 
 async def main():
     parsers = ReplyParsers(workers=1)

@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from gateway.downstream import wire
+from gateway.downstream.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation import protocol
-from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP, TEV
 from gateway.onvif.resource_event.write import pull_messages_response
@@ -26,12 +27,12 @@ def pull_reply(*events: tuple[Resource, Operation]) -> bytes:
 
 
 def body_of(data: bytes, status: int = 200) -> etree._Element:
-    return protocol.reply_body(protocol.Reply(url="http://seg/pp/1", status=status, data=data))
+    return wire.reply_body(wire.Reply(url="http://seg/pp/1", status=status, data=data))
 
 
 def test_requests_are_addressed_and_authenticated() -> None:
     body, action = protocol.pull_messages(10, 1000)
-    data = protocol.request(body, action=action, to="http://seg/pp/1", credentials=protocol.Credentials(user="u", password="p"))
+    data = wire.request(body, action=action, to="http://seg/pp/1", credentials=wire.Credentials(user="u", password="p"))
     env = parse_envelope(data, max_bytes=10**6, vocab=FaultVocabulary())
     assert env.action == action and env.to == "http://seg/pp/1" and env.message_id.startswith("urn:uuid:")
     assert env.security is not None and b"PasswordDigest" in data and b">p<" not in data
@@ -81,7 +82,7 @@ def test_faults_are_typed() -> None:
     pull_reply((CAM, Operation.INITIALIZED))[:-40],
     b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><x/></e:Body></e:Envelope>',
     b"HTTP/1.1 200 OK",
-    b"<x/>" + b" " * (protocol.MAX_REPLY_BYTES + 1),
+    b"<x/>" + b" " * (wire.MAX_REPLY_BYTES + 1),
 ])
 def test_broken_replies_are_misbehaviour(data: bytes) -> None:
     with pytest.raises(SegmentMisbehaved):

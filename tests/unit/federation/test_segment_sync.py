@@ -13,8 +13,11 @@ from lxml import etree
 from gateway.catalog.errors import CatalogError
 from gateway.catalog.feed import ApplyResult
 from gateway.catalog.model import Segment
+from gateway.downstream import wire
+from gateway.downstream.client import SegmentClient
+from gateway.downstream.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
+from gateway.downstream.wire import Credentials
 from gateway.federation import segment as sync
-from gateway.federation.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
 from gateway.federation.parsing import ReplyParsers
 from gateway.onvif import faults
 from gateway.onvif.ns import NSMAP, TDS, TEV
@@ -22,6 +25,11 @@ from gateway.soap.build import build_fault, build_response
 from gateway.soap.ns import WSA
 from gateway.vocabulary.resource import Operation, Resource
 from tests.unit.federation.test_protocol import CAM, pull_reply
+
+
+def seg_client(client: httpx.AsyncClient) -> SegmentClient:
+    return SegmentClient(SEGMENT.name, Credentials(user=SEGMENT.user, password=SEGMENT.password), client)
+
 
 SEGMENT = Segment(name="leaf", url="http://leaf/onvif/device_service", user="u", password="p", heartbeat=1.0)
 
@@ -91,7 +99,7 @@ def run_session(parsers: ReplyParsers, pulls: list[bytes | Exception]) -> tuple[
 
     async def go() -> BaseException:
         async with scripted(pulls) as client:
-            task = sync.SegmentSync(SEGMENT, catalog, client, lambda: woken.append(1), parsers)  # type: ignore[arg-type]
+            task = sync.SegmentSync(SEGMENT, catalog, seg_client(client), lambda: woken.append(1), parsers)  # type: ignore[arg-type]
             try:
                 await task.session()
             except BaseException as exc:  # the script ends with an error
@@ -128,7 +136,7 @@ def test_refused_items_are_counted_not_applied(parsers: ReplyParsers) -> None:
     (httpx.ConnectError("refused"), SegmentUnavailable),
     (b"<html>oops</html>", SegmentMisbehaved),
     (build_fault(faults.resource_unknown("gone"), relates_to=None, nsmap=NSMAP), SegmentFault),
-    (b"<x/>" * (sync.protocol.MAX_REPLY_BYTES // 4 + 1), SegmentMisbehaved),
+    (b"<x/>" * (wire.MAX_REPLY_BYTES // 4 + 1), SegmentMisbehaved),
 ])
 def test_every_failure_is_a_typed_segment_error(parsers: ReplyParsers, step: bytes | Exception, error: type) -> None:
     _, end = run_session(parsers, [step])
@@ -150,7 +158,7 @@ def test_a_failing_segment_is_marked_down_and_retried_with_backoff(parsers: Repl
     async def go() -> None:
         async with scripted([httpx.ConnectError("down")] * 10) as client:
             with pytest.raises(asyncio.CancelledError):
-                await sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).run()  # type: ignore[arg-type]
+                await sync.SegmentSync(SEGMENT, catalog, seg_client(client), lambda: None, parsers).run()  # type: ignore[arg-type]
 
     asyncio.run(go())
     assert next(c for c in catalog.calls if c[0] == "reachable")[:2] == ("reachable", False)
@@ -207,7 +215,7 @@ def test_the_next_pull_is_sent_while_the_previous_batch_is_stored(parsers: Reply
     async def go() -> None:
         replies = [pull_reply((CAM, Operation.INITIALIZED)), pull_reply(), pull_reply()]
         async with pipelined(catalog, replies, on_pull) as client:
-            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).session())  # type: ignore[arg-type]
+            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, seg_client(client), lambda: None, parsers).session())  # type: ignore[arg-type]
             while not any(c[0] == "reconcile" for c in catalog.calls):
                 await asyncio.sleep(0.01)
             session.cancel()
@@ -227,7 +235,7 @@ def test_a_failed_store_ends_the_session_at_once_even_during_a_long_poll(parsers
         replies = [pull_reply(), pull_reply((Resource(token=CAM.token, offline=True), Operation.CHANGED))]
         async with pipelined(catalog, replies, lambda n: asyncio.sleep(0)) as client:  # pull 3 hangs
             try:
-                await sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).session()  # type: ignore[arg-type]
+                await sync.SegmentSync(SEGMENT, catalog, seg_client(client), lambda: None, parsers).session()  # type: ignore[arg-type]
             except BaseException as exc:
                 return exc
         raise AssertionError("session ended without an error")
@@ -243,7 +251,7 @@ def test_a_cancelled_session_returns_only_after_its_catalog_write_finished(parse
 
     async def go() -> None:
         async with pipelined(catalog, [pull_reply((CAM, Operation.INITIALIZED))], lambda n: asyncio.sleep(0)) as client:
-            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, client, lambda: None, parsers).session())  # type: ignore[arg-type]
+            session = asyncio.create_task(sync.SegmentSync(SEGMENT, catalog, seg_client(client), lambda: None, parsers).session())  # type: ignore[arg-type]
             while not catalog.started.is_set():
                 await asyncio.sleep(0.01)
             session.cancel()
@@ -268,7 +276,7 @@ def test_the_backoff_starts_over_after_a_session_that_stored_something(parsers: 
     async def go() -> None:
         async with scripted(script) as client:
             with pytest.raises(asyncio.CancelledError):
-                await sync.SegmentSync(SEGMENT, FakeCatalog(), client, lambda: None, parsers, pause).run()  # type: ignore[arg-type]
+                await sync.SegmentSync(SEGMENT, FakeCatalog(), seg_client(client), lambda: None, parsers, pause).run()  # type: ignore[arg-type]
 
     asyncio.run(go())
     bounds = [(0.5, 1), (1, 2), (2, 4), (0.5, 1), (1, 2)]  # the fourth session stored a batch, then failed

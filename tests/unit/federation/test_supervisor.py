@@ -8,6 +8,7 @@ import pytest
 
 from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
+from gateway.downstream.pool import Downstream
 from gateway.federation import supervisor
 from gateway.uplink.listening.link import Link
 from gateway.uplink.listening.registry import UplinkRegistry
@@ -34,7 +35,7 @@ def test_only_an_uplinked_segment_pauses_on_its_registry(monkeypatch: pytest.Mon
                        uplink_identity="behind.example")
 
     async def go() -> tuple[float, bool]:
-        sup = supervisor.Supervisor(cast(Catalog, None), lambda: None, registry)
+        sup = supervisor.Supervisor(cast(Catalog, None), lambda: None, Downstream(registry))
         await sup.syncs.reconcile([dialled, uplinked])
         try:
             pause = Recorder.made["behind"]

@@ -84,7 +84,7 @@ def test_capabilities_are_pre_auth_and_name_the_current_modes(app: SoapApp) -> N
     [caps] = resp
     assert caps.tag == f"{{{TUP}}}Capabilities"
     assert dict(caps.attrib) == {"MaxUplinks": str(MAX_UPLINKS), "Protocols": "https wss",
-                                 "AuthorizationModes": "mTLS AccessToken", "StreamingOverUplink": "false"}
+                                 "AuthorizationModes": "mTLS AccessToken", "StreamingOverUplink": "true"}
 
 
 def test_get_services_lists_the_uplink_service(app: SoapApp) -> None:

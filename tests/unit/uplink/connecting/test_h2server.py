@@ -134,7 +134,7 @@ def test_get_and_post_with_the_uplink_scope() -> None:
 def test_150_concurrent_streams_under_a_cap_of_100() -> None:
     async def go() -> None:
         app = App(gate_at=100)
-        async with running(app) as (server, client, _serving):
+        async with running(app, ServerLimits(max_streams=100)) as (server, client, _serving):
             assert client.conn.remote_settings.max_concurrent_streams == 100
             replies = await asyncio.gather(*(client.request("GET", f"/gate?n={n}") for n in range(150)))
             assert [r.status for r in replies] == [200] * 150
@@ -271,7 +271,7 @@ def test_flood_of_10000_streams_is_cut_without_exhausting_memory() -> None:
             await server.serve()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        assert app.high_water <= 100 and server.active_high_water <= 100
+        assert app.high_water <= DEFAULT_LIMITS.max_streams and server.active_high_water <= DEFAULT_LIMITS.max_streams
         assert peak < 32 << 20
         await asyncio.gather(writing, return_exceptions=True)
         await server_io.aclose()
