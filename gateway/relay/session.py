@@ -61,7 +61,7 @@ class RelayLimits:
     resolve_timeout: float = 5.0      # the resolver's answer
     connect_timeout: float = 5.0      # the upstream's connection
     reply_timeout: float = 10.0       # each upstream reply
-    idle_timeout: float = 30.0        # a client that has not started a stream, silent this long, is closed
+    idle_timeout: float = 30.0        # a client that has not started its stream this long after connecting is closed
     stall_timeout: float = 20.0       # a write to either side not accepted this long ends the session
     max_sessions: int = 1000          # client sessions at once, per listener and per tunnel app
 
@@ -219,9 +219,10 @@ class _Session:
 
     async def _from_client(self) -> None:
         parser = Parser()
+        opening = asyncio.get_running_loop().time() + self._limits.idle_timeout  # one deadline, not one per read
         while True:
             try:
-                async with asyncio.timeout(self._limits.idle_timeout if self._up is None else None):
+                async with asyncio.timeout_at(opening if self._up is None else None):
                     data = await self._client.read()
             except TimeoutError:
                 return
