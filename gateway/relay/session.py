@@ -336,6 +336,7 @@ class _Session:
             await self._answer(error.rtsp_status, cseq)
             raise _End from None
         self._map = UrlMap(public_base(target, paths.stream_path(token)), without_userinfo(upstream.url))
+        log.info("relay: stream %r for %s (%s) from segment %s", token, principal.name, self._peer, upstream.key)
         self._spawn(self._from_upstream())
 
     # -- upstream to client ----------------------------------------------------------------------------------
