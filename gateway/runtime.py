@@ -237,7 +237,8 @@ def build_app(catalog: Catalog, watcher: FeedWatcher, options: ServeOptions, *, 
         wsdl=wsdl_files(),
         pre_authenticated=tunnelled,
     )
-    return Composite(soap, RelayApp(resolver, credentials, resolver.open_snapshot, relay=relay))
+    return Composite(soap, RelayApp(resolver, credentials, resolver.open_snapshot, relay=relay,
+                                    pre_authenticated=tunnelled))
 
 
 def _bind(host: str, port: int) -> socket.socket:

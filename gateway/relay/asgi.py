@@ -14,8 +14,6 @@ next one within the same, and at most :data:`MAX_SNAPSHOT` octets in all.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -24,7 +22,9 @@ from typing import Any
 from gateway.relay import paths
 from gateway.relay.auth import Credentials
 from gateway.relay.session import Relay, RelayLimits
+from gateway.relay.tunnel import Tunnel, Tunnels
 from gateway.relay.upstream import OpenSnapshot, RelayError, Resolver
+from gateway.soap.dispatch import Principal
 
 log = logging.getLogger("gateway.relay")
 
@@ -36,53 +36,6 @@ Send = Callable[[Message], Awaitable[None]]
 TUNNELLED = b"application/x-rtsp-tunnelled"
 #: The largest JPEG the proxy passes; a camera's full-resolution snapshot is well below.
 MAX_SNAPSHOT = 16 * 1024 * 1024
-#: Base64 octets buffered per POST chunk before the session must take them (the queue holds a few chunks).
-_QUEUE = 4
-
-
-class _Tunnel:
-    """The :class:`ByteStream` of one tunnelled session: reads are decoded POST bodies, writes the GET's body."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self._incoming: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE)
-        self._carry = b""
-        self._closed = False
-
-    async def read(self) -> bytes:
-        if self._closed and self._incoming.empty():
-            return b""
-        data = await self._incoming.get()
-        if not data:
-            self._closed = True
-        return data
-
-    async def write(self, data: bytes) -> None:
-        if self._closed:
-            raise ConnectionResetError("the tunnel is closed")
-        await self._send({"type": "http.response.body", "body": data, "more_body": True})
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self._incoming.put_nowait(b"")
-
-    async def feed(self, text: bytes) -> bool:
-        """Decode and queue a piece of a POST body; False (and the tunnel closed) when it is no base64."""
-        data = self._carry + b"".join(text.split())
-        whole = len(data) - len(data) % 4
-        self._carry = data[whole:]
-        try:
-            decoded = base64.b64decode(data[:whole], validate=True)
-        except binascii.Error:
-            await self.aclose()
-            return False
-        if decoded and not self._closed:
-            await self._incoming.put(decoded)
-        return not self._closed
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
@@ -102,10 +55,14 @@ class RelayApp:
     """ASGI 3 app for :func:`gateway.relay.paths.is_relay_path` paths; others get 404."""
 
     def __init__(self, resolver: Resolver, credentials: Credentials, open_snapshot: OpenSnapshot,
-                 limits: RelayLimits | None = None, *, relay: Relay | None = None) -> None:
+                 limits: RelayLimits | None = None, *, relay: Relay | None = None,
+                 pre_authenticated: Callable[[Scope], Principal | None] | None = None) -> None:
         self.relay = relay or Relay(resolver, credentials, limits)
+        #: Who a request is without credentials: the uplink's level for one tunnelled through an uplink
+        #: this gateway opened (docs/wire-format.md §9.3, §13.1); None: everyone must log in.
+        self._pre_authenticated = pre_authenticated or (lambda scope: None)
         self._open_snapshot = open_snapshot
-        self._tunnels: dict[str, _Tunnel] = {}
+        self._tunnels = Tunnels(self.relay.limits.max_sessions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -137,15 +94,15 @@ class RelayApp:
     # -- RTSP over HTTP --------------------------------------------------------------------------------------
 
     async def _get(self, scope: Scope, receive: Receive, send: Send, cookie: str) -> None:
-        if cookie in self._tunnels or len(cookie) > 128:
-            await _plain(send, 400, "this x-sessioncookie is in use or too long")
+        refusal = self._tunnels.refusal(cookie)
+        if refusal is not None:
+            await _plain(send, 503 if refusal == "too many tunnels" else 400, refusal)
             return
-        if len(self._tunnels) >= self.relay.limits.max_sessions:
-            await _plain(send, 503, "too many tunnels")
-            return
-        tunnel = _Tunnel(send)
-        self._tunnels[cookie] = tunnel
-        try:
+
+        async def body(data: bytes) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        with self._tunnels.opened(cookie, Tunnel(body)) as tunnel:
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", TUNNELLED), (b"cache-control", b"no-store"),
                                     (b"pragma", b"no-cache")]})
@@ -158,13 +115,12 @@ class RelayApp:
 
             watcher = asyncio.create_task(watch_disconnect())
             try:
-                await self.relay.session(tunnel, f"{client[0]}:{client[1]} (http tunnel)")
+                await self.relay.session(tunnel, f"{client[0]}:{client[1]} (http tunnel)",
+                                         self._pre_authenticated(scope))
             finally:
                 watcher.cancel()
             with contextlib.suppress(Exception):  # the client may be gone already
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            self._tunnels.pop(cookie, None)
 
     async def _post(self, receive: Receive, send: Send, cookie: str) -> None:
         tunnel = self._tunnels.get(cookie)
@@ -189,7 +145,11 @@ class RelayApp:
         target = bytes(scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             target += "?" + bytes(scope["query_string"]).decode("latin-1")
-        verdict = await gate.check(_header(scope, b"authorization"), scope["method"], target)
+        authorization, principal = _header(scope, b"authorization"), self._pre_authenticated(scope)
+        if authorization is None and principal is not None:
+            verdict = gate.admit(principal)
+        else:
+            verdict = await gate.check(authorization, scope["method"], target)
         if verdict.status == 401:
             challenges = [(b"www-authenticate", value.encode()) for value in gate.challenges(stale=verdict.stale)]
             await _plain(send, 401, "authentication required", *challenges)

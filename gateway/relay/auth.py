@@ -101,8 +101,12 @@ class Gate:
         found = await self._credentials(name)
         if found is None or not password_ok(found[0]):
             return Verdict(None, 401)
-        principal = Principal(name=name, level=found[1])
-        return Verdict(principal) if READ_MEDIA in POLICY.get(found[1], frozenset()) else Verdict(principal, 403)
+        return self.admit(Principal(name=name, level=found[1]))
+
+    @staticmethod
+    def admit(principal: Principal) -> Verdict:
+        """The access rule alone, for a principal known without credentials (a request through an uplink)."""
+        return Verdict(principal) if READ_MEDIA in POLICY.get(principal.level, frozenset()) else Verdict(principal, 403)
 
     async def _basic(self, encoded: str) -> Verdict:
         try:

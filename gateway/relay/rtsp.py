@@ -206,6 +206,23 @@ class Parser:
         else:
             self._eof = True
 
+    def take_frames(self) -> bytes:
+        """The interleaved frames complete at the head of the buffer, as one run of bytes (b"" when none): the
+        relay forwards them as they came, without an object per frame."""
+        if self._error is not None or self._head is not None:
+            return b""
+        buffer, start = self._buffer, self._pos
+        pos, size = start, len(buffer)
+        while pos + 4 <= size and buffer[pos] == 0x24:
+            end = pos + 4 + ((buffer[pos + 2] << 8) | buffer[pos + 3])
+            if end > size:
+                break
+            pos = end
+        if pos == start:
+            return b""
+        self._pos = pos
+        return bytes(buffer[start:pos])
+
     def next_event(self) -> Event:
         if self._error is not None:
             raise self._error

@@ -8,8 +8,10 @@ docs/architecture.md §11 has the picture.  Rules:
 2. Requests go upstream with the URI rewritten (rewrite.UrlMap), the client's credentials removed and the
    upstream's added once it challenged; CSeq and Session travel unchanged.  A SETUP keeps only its interleaved-TCP
    transports (461 when there are none), so the upstream always sends over this connection.
-3. Every request forwarded must be answered within ``reply_timeout``, else the client gets 504 and the session
-   ends: a hanging upstream never hangs a client.  Garbage or an early close from upstream is 502.
+3. Every request forwarded must be answered within ``reply_timeout`` (or the shorter budget the client
+   announced), else the client gets 504 and the session ends: a hanging upstream never hangs a client.  The
+   request goes on announcing a shorter budget, so the level nearest the failure answers first and names
+   itself.  Garbage or an early close from upstream is 502.
 4. Both directions drain per message: a chunk is read only after the previous one was written, so the buffers are
    the sockets' own.  A client that accepts nothing for ``stall_timeout`` is dropped; its upstream goes with it.
 5. Interleaved frames pass as they came, both ways (client RTCP receiver reports keep the upstream session alive).
@@ -39,6 +41,19 @@ log = logging.getLogger("gateway.relay")
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 #: Requests a client may have unanswered at once; more are refused with 503, so the table stays small.
 MAX_PENDING = 16
+#: The header by which a level tells the next how long it waits for an answer (docs/wire-format.md §11.2 rule 5).
+BUDGET = "X-Vmsgw-Budget"
+#: The least budget passed down: below it no hop could answer anyway.
+MIN_BUDGET = 0.5
+
+
+def budget(header: str | None, own: float) -> float:
+    """How long to wait for the upstream's answer: ``own``, or less when the client waits less."""
+    try:
+        given = float(header) if header else own
+    except ValueError:
+        return own
+    return min(own, given) if given > 0 else own
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +61,7 @@ class RelayLimits:
     resolve_timeout: float = 5.0      # the resolver's answer
     connect_timeout: float = 5.0      # the upstream's connection
     reply_timeout: float = 10.0       # each upstream reply
-    idle_timeout: float = 30.0        # a client that has not started a stream, silent this long, is closed
+    idle_timeout: float = 30.0        # a client that has not started its stream this long after connecting is closed
     stall_timeout: float = 20.0       # a write to either side not accepted this long ends the session
     max_sessions: int = 1000          # client sessions at once, per listener and per tunnel app
 
@@ -84,9 +99,9 @@ class Relay:
         self.caps = Caps()
         self.limits = limits or RelayLimits()
 
-    async def session(self, client: ByteStream, peer: str) -> None:
+    async def session(self, client: ByteStream, peer: str, principal: Principal | None = None) -> None:
         """Relay one client connection (a socket or a tunnel) until either side ends it."""
-        await _Session(self, client, peer).run()
+        await _Session(self, client, peer, principal).run()
 
 
 class _End(Exception):
@@ -113,8 +128,9 @@ async def connect(url: str) -> ByteStream:
 
 
 class _Session:
-    def __init__(self, relay: Relay, client: ByteStream, peer: str) -> None:
+    def __init__(self, relay: Relay, client: ByteStream, peer: str, principal: Principal | None) -> None:
         self._relay, self._limits, self._client, self._peer = relay, relay.limits, client, peer
+        self._granted = principal  # who the connection itself is (an uplink's level), for requests without a login
         self._ended = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending: dict[str, _Pending] = {}
@@ -203,9 +219,10 @@ class _Session:
 
     async def _from_client(self) -> None:
         parser = Parser()
+        opening = asyncio.get_running_loop().time() + self._limits.idle_timeout  # one deadline, not one per read
         while True:
             try:
-                async with asyncio.timeout(self._limits.idle_timeout if self._up is None else None):
+                async with asyncio.timeout_at(opening if self._up is None else None):
                     data = await self._client.read()
             except TimeoutError:
                 return
@@ -235,8 +252,11 @@ class _Session:
         if request.method == "OPTIONS":
             await self._answer(200, cseq, ("Public", PUBLIC))
             return
-        verdict = await self._relay.gate.check(request.headers.get("Authorization"), request.method,
-                                               request.target)
+        authorization = request.headers.get("Authorization")
+        if authorization is None and self._granted is not None:
+            verdict = self._relay.gate.admit(self._granted)
+        else:
+            verdict = await self._relay.gate.check(authorization, request.method, request.target)
         if verdict.status == 401:
             challenges = self._relay.gate.challenges(stale=verdict.stale)
             await self._answer(401, cseq, *(("WWW-Authenticate", value) for value in challenges))
@@ -271,10 +291,12 @@ class _Session:
         await self._forward(Request(mapped.method, mapped.target, headers, mapped.body), cseq)
 
     async def _forward(self, request: Request, cseq: str, *, retried: bool = False) -> None:
+        wait = budget(request.headers.get(BUDGET), self._limits.reply_timeout)
+        headers = request.headers.set(BUDGET, f"{max(MIN_BUDGET, wait * 0.8 - 0.2):.1f}")
         if self._auth is not None:
-            request = request.with_headers(request.headers.set("Authorization",
-                                                               self._auth.header(request.method, request.target)))
-        timer = asyncio.get_running_loop().call_later(self._limits.reply_timeout, self._expire, cseq)
+            headers = headers.set("Authorization", self._auth.header(request.method, request.target))
+        request = request.with_headers(headers)
+        timer = asyncio.get_running_loop().call_later(wait, self._expire, cseq)
         old = self._pending.pop(cseq, None)
         if old is not None:
             old.timer.cancel()
@@ -285,7 +307,7 @@ class _Session:
         pending = self._pending.get(cseq)
         if pending is None:
             return
-        reason = f"no answer to {pending.request.method} within {self._limits.reply_timeout:g} s"
+        reason = f"no answer to {pending.request.method} in time"
         self._spawn(self._fail(504, reason, cseq))
 
     async def _open(self, token: str, principal: Principal, target: str, cseq: str) -> None:
@@ -314,6 +336,7 @@ class _Session:
             await self._answer(error.rtsp_status, cseq)
             raise _End from None
         self._map = UrlMap(public_base(target, paths.stream_path(token)), without_userinfo(upstream.url))
+        log.info("relay: stream %r for %s (%s) from segment %s", token, principal.name, self._peer, upstream.key)
         self._spawn(self._from_upstream())
 
     # -- upstream to client ----------------------------------------------------------------------------------
@@ -321,19 +344,19 @@ class _Session:
     async def _from_upstream(self) -> None:
         assert self._up is not None
         parser = Parser()
-        frames: list[bytes] = []
         while True:
             parser.receive_data(await self._up.read())
             while True:
+                frames = parser.take_frames()
+                if frames:
+                    await self._to_client(frames)
                 try:
                     event = parser.next_event()
                 except RtspError as error:
-                    await self._flush(frames)
                     await self._fail(502, f"the upstream sent no RTSP: {error.reason}", None)
-                if isinstance(event, Frame):
-                    frames.append(event.raw)
+                if isinstance(event, Frame):  # take_frames() left none complete: cannot be, but stays right
+                    await self._to_client(event.raw)
                     continue
-                await self._flush(frames)
                 if event is NEED_DATA:
                     break
                 if event is CLOSED:
@@ -347,12 +370,6 @@ class _Session:
                 elif isinstance(event, Request):
                     assert self._map is not None
                     await self._to_client(self._map.server_request(event).encode())
-
-    async def _flush(self, frames: list[bytes]) -> None:
-        if frames:
-            data = b"".join(frames)
-            frames.clear()
-            await self._to_client(data)
 
     async def _upstream_response(self, answer: Response) -> None:
         assert self._map is not None and self._upstream is not None

@@ -34,7 +34,8 @@ USER, PASSWORD = "alice", "p@ss:w/rd"
 CAM_USER, CAM_PASSWORD = "cam", "cam-secret"
 TOKEN = "12345678901234567890:Profile_1"
 MIN_FRAMES = 90
-LIMITS = {"reply_timeout": 2.0, "resolve_timeout": 2.0, "connect_timeout": 2.0, "stall_timeout": 3.0}
+LIMITS = {"reply_timeout": 2.0, "resolve_timeout": 2.0, "connect_timeout": 2.0, "stall_timeout": 3.0,
+          "idle_timeout": 3.0}
 
 
 @dataclass
@@ -42,6 +43,7 @@ class RelayProcess:
     proc: subprocess.Popen[str]
     rtsp: int
     http: int
+    log: Path
 
     def url(self, token: str = TOKEN, *, user: str = USER, password: str = PASSWORD, http: bool = False) -> str:
         from urllib.parse import quote
@@ -61,16 +63,17 @@ class RelayProcess:
 
 def start_relay(tmp: Path, config: dict[str, Any], name: str = "relay") -> RelayProcess:
     config = {"users": {USER: [PASSWORD, "User"]}, "limits": LIMITS, **config}
-    err = (tmp / f"{name}.log").open("a")
+    log = tmp / f"{name}.log"
+    err = log.open("a")
     proc = subprocess.Popen([sys.executable, "-m", "bench.steps.stream_relay", json.dumps(config)], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("relay: rtsp "):
         proc.kill()
-        raise RuntimeError(f"the relay did not start: {line!r}\n{(tmp / f'{name}.log').read_text()}")
+        raise RuntimeError(f"the relay did not start: {line!r}\n{log.read_text()}")
     _, _, rtsp, _, http_port = line.split()
-    return RelayProcess(proc, int(rtsp), int(http_port))
+    return RelayProcess(proc, int(rtsp), int(http_port), log)
 
 
 class SilentServer:
@@ -143,6 +146,25 @@ def test_ffprobe_reads_every_frame_through_the_relay(relay: RelayProcess, transp
     assert probe.frames >= MIN_FRAMES, probe
 
 
+def test_ffprobe_tunnels_over_http_to_the_rtsp_port_too(relay: RelayProcess) -> None:
+    """ffmpeg's http transport on an rtsp:// URL tunnels to that URL's own port: the listener answers HTTP there."""
+    probe = count_frames(relay.url(), transport="http")
+    assert (probe.codec, probe.width, probe.height) == ("h264", 320, 240)
+    assert probe.frames >= MIN_FRAMES, probe
+
+
+@pytest.mark.parametrize(("data", "answer"), [
+    (b"GET /live/a HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.0 404"),  # no cookie
+    (b"POST /live/a HTTP/1.1\r\nx-sessioncookie: nobody\r\nContent-Length: 4\r\n\r\nAAAA", b"HTTP/1.0 404"),
+    (b"GET /elsewhere HTTP/1.1\r\nx-sessioncookie: c\r\n\r\n", b"HTTP/1.0 404"),
+    (b"GET /live/a HTTP/1.1\r\nX: " + b"y" * 20000, b"HTTP/1.0 431"),
+])
+def test_http_misuse_on_the_rtsp_port_is_refused(relay: RelayProcess, data: bytes, answer: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", relay.rtsp), timeout=10) as sock:
+        sock.sendall(data)
+        assert sock.recv(4096).startswith(answer)
+
+
 def test_each_token_reaches_its_own_profile(relay: RelayProcess) -> None:
     probe = count_frames(relay.url("dev:sub"))
     assert (probe.width, probe.height) == (160, 120) and probe.frames >= MIN_FRAMES
@@ -162,6 +184,26 @@ def test_relay_through_relay_through_relay(relay: RelayProcess, tmp_path: Path, 
     finally:
         assert city.stop() == 0
         assert district.stop() == 0
+
+
+def test_in_a_chain_the_level_next_to_a_hanging_camera_answers_first(relay: RelayProcess, tmp_path: Path) -> None:
+    """The city waits 2 s and tells the district so; the district waits 1.4 s for the leaf, which waits 0.9 s."""
+    district = start_relay(tmp_path, {"streams": {TOKEN: {"url": relay.url("dev:hang", user=""), "key": "leaf-gw",
+                                                          "user": USER, "password": PASSWORD}}}, "district")
+    city = start_relay(tmp_path, {"streams": {TOKEN: {"url": district.url(user=""), "key": "district-gw",
+                                                      "user": USER, "password": PASSWORD}}}, "city")
+    client = RawClient(city.rtsp)
+    try:
+        client.auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        started = time.monotonic()
+        answer = client.request("DESCRIBE", f"rtsp://127.0.0.1:{city.rtsp}/live/{TOKEN}")
+        assert answer.status == 504
+        assert time.monotonic() - started < LIMITS["reply_timeout"] * 0.8, "the city's own timer answered"
+    finally:
+        client.close()
+        city.stop()
+        district.stop()
+    assert "segment hung: no answer to DESCRIBE in time (504)" in relay.log.read_text()  # the leaf names the camera
 
 
 @pytest.mark.parametrize("scheme", ["rtsp", "rtsph"])
@@ -303,7 +345,7 @@ def test_the_segment_cap_refuses_with_453(relay: RelayProcess) -> None:
     (b"DESCRIBE rtsp://x/live/a RTSP/1.0\r\nCSeq: 1\r\nX: " + b"a" * 20000, b"400"),
     (b"DESCRIBE rtsp://x/live/a RTSP/1.0\r\n" + b"X: y\r\n" * 100 + b"\r\n", b"400"),
     (b"SET_PARAMETER rtsp://x/live/a RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 999999\r\n\r\n", b"413"),
-    (b"GET /live/a HTTP/1.1\r\nHost: x\r\n\r\n", b"505"),
+    (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", b"505"),
     (b"DESCRIBE rtsp://x/live/a RTSP/1.0\r\n\r\n", b"400 Bad Request\r\n\r\n"),  # no CSeq: a request error
     (b"DESCRIBE rtsp://x/elsewhere RTSP/1.0\r\nCSeq: 1\r\n\r\n", b"401 Unauthorized\r\n"),  # authentication first
 ])
@@ -317,6 +359,22 @@ def test_hostile_input_is_answered_and_closed(relay: RelayProcess, data: bytes, 
             while chunk := sock.recv(4096):
                 rest += chunk
             assert rest == b""
+
+
+@pytest.mark.parametrize("opening", [b"", b"DESCRIBE rtsp://x/live/a RTSP/1.0\r\nCSeq: 1\r\n",
+                                     b"GET /live/a HTTP/1.0\r\nx-sessioncookie: slow\r\n"])
+def test_a_client_that_trickles_or_says_nothing_is_closed(relay: RelayProcess, opening: bytes) -> None:
+    """Silence, or a head that never ends sent a byte at a time: closed once the opening deadline passes."""
+    with socket.create_connection(("127.0.0.1", relay.rtsp), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(opening)
+        try:
+            while time.monotonic() - started < 10:
+                sock.sendall(b"X")
+                time.sleep(0.3)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert time.monotonic() - started < LIMITS["idle_timeout"] + 2
 
 
 def test_a_stream_that_the_camera_closes_ends_for_the_client(relay: RelayProcess, source: RtspSource) -> None:
@@ -458,3 +516,79 @@ def test_tunnel_misuse_is_refused(snapshot_relay: RelayProcess) -> None:
     assert httpx.post(url, headers={"x-sessioncookie": "nobody"}, content=b"AAAA", timeout=10).status_code == 404
     assert httpx.put(url, headers={"x-sessioncookie": "x"}, content=b"", timeout=10).status_code == 405
     assert httpx.get(url, timeout=10).status_code == 404  # no cookie: no tunnel
+
+
+class TunnelClient:
+    """RTSP over HTTP by hand: an HTTP/1.0 GET for the answers, one POST per request (several per session)."""
+
+    def __init__(self, port: int, cookie: str) -> None:
+        self.port, self.cookie = port, cookie
+        self.get = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.get.sendall(f"GET /live/{TOKEN} HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+                         "Accept: application/x-rtsp-tunnelled\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.get.recv(1)
+        assert head.startswith(b"HTTP/1.") and b" 200 " in head.split(b"\r\n")[0], head
+        assert b"application/x-rtsp-tunnelled" in head.lower() and b"content-length" not in head.lower()
+        self.parser = Parser()
+
+    def post(self, body: bytes, *, pieces: int = 1, encode: bool = True) -> socket.socket:
+        """One POST carrying ``body`` in base64, sent in ``pieces`` writes split inside base64 groups."""
+        text = base64.b64encode(body) if encode else body
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock.sendall(f"POST /live/{TOKEN} HTTP/1.0\r\nx-sessioncookie: {self.cookie}\r\n"
+                     "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n".encode())
+        step = max(1, len(text) // pieces + 1)
+        for start in range(0, len(text), step):
+            sock.sendall(text[start:start + step])
+            time.sleep(0.01)
+        return sock
+
+    def event(self) -> Response | Frame | None:
+        while (event := self.parser.next_event()) is NEED_DATA:
+            self.parser.receive_data(self.get.recv(65536))
+        return event if isinstance(event, Response | Frame) else None
+
+    def response(self) -> Response:
+        while not isinstance(event := self.event(), Response):
+            assert event is not None, "the tunnel closed"
+        return event
+
+
+@pytest.mark.parametrize("port_of", ["rtsp", "http"])
+def test_a_tunnel_takes_several_posts_split_anywhere(relay: RelayProcess, port_of: str) -> None:
+    port = relay.rtsp if port_of == "rtsp" else relay.http
+    tunnel = TunnelClient(port, f"cookie-{port_of}")
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    base = f"rtsp://127.0.0.1:{port}/live/{TOKEN}"
+    posts = []
+    try:
+        posts.append(tunnel.post(f"DESCRIBE {base} RTSP/1.0\r\nCSeq: 1\r\nAuthorization: {auth}\r\n\r\n".encode(),
+                                 pieces=5))
+        described = tunnel.response()
+        for _ in range(20):  # GStreamer's server answers 503 while it winds a shared media down
+            if described.status != 503:
+                break
+            time.sleep(0.2)
+            posts.append(tunnel.post(f"DESCRIBE {base} RTSP/1.0\r\nCSeq: 1\r\nAuthorization: {auth}\r\n\r\n".encode()))
+            described = tunnel.response()
+        assert described.status == 200 and (described.headers.get("Content-Base") or "").startswith(base)
+        posts.append(tunnel.post(f"SETUP {base}/stream=0 RTSP/1.0\r\nCSeq: 2\r\nAuthorization: {auth}\r\n"
+                                 "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n".encode(), pieces=3))
+        setup = tunnel.response()
+        assert setup.status == 200 and setup.headers.get("CSeq") == "2"
+        session = (setup.headers.get("Session") or "").split(";")[0]
+        posts.append(tunnel.post(f"PLAY {base}/ RTSP/1.0\r\nCSeq: 3\r\nAuthorization: {auth}\r\nSession: {session}"
+                                 "\r\n\r\n".encode()))
+        assert tunnel.response().status == 200
+        frames = 0
+        while frames < 25:
+            frames += isinstance(tunnel.event(), Frame)
+        posts.append(tunnel.post(b"!!not base64!!", encode=False))  # garbage ends the session, and the GET
+        deadline = time.monotonic() + 5
+        while tunnel.event() is not None:
+            assert time.monotonic() < deadline
+    finally:
+        for sock in [tunnel.get, *posts]:
+            sock.close()

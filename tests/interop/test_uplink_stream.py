@@ -29,6 +29,7 @@ from gateway.relay.listener import RtspListener
 from gateway.relay.paths import stream_path
 from gateway.relay.session import Relay
 from gateway.relay.upstream import Snapshot, UnknownToken, Upstream, UpstreamFailed
+from gateway.runtime import tunnelled
 from gateway.soap.dispatch import Principal
 from gateway.uplink.connecting.h2server import H2Server
 from gateway.uplink.listening.errors import LinkError
@@ -68,13 +69,15 @@ class LowerResolver:
 class UpperResolver:
     """The gateway the segment uplinked to: every token travels through the link, as the media resolver wires it."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: bool) -> None:
         self.link: Link | None = None
+        self.login = login  # whether the segment's login is known here, or only its uplink
 
     async def resolve(self, token: str, principal: Principal) -> Upstream:
         if self.link is None:
             raise UnknownToken(f"no stream {token!r}")
-        return Upstream(url=f"rtsp://leaf{stream_path(token)}", key="leaf", user=USER, password=PASSWORD,
+        return Upstream(url=f"rtsp://leaf{stream_path(token)}", key="leaf", user=USER if self.login else None,
+                        password=PASSWORD if self.login else None,
                         open=functools.partial(self._open, self.link, f"http://leaf{stream_path(token)}"))
 
     @staticmethod
@@ -101,9 +104,12 @@ def camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspSource]:
 
 
 @contextlib.asynccontextmanager
-async def chain(camera: RtspSource) -> AsyncIterator[Chain]:
+async def chain(camera: RtspSource, *, login: bool = True, uplink_level: bool = False) -> AsyncIterator[Chain]:
+    """The chain; ``login``: the upper relay logs in at the lower one; ``uplink_level``: the lower one grants
+    tunnelled requests the uplink's level, as the runtime does."""
     lower_relay = Relay(LowerResolver(camera.mount(1)), credentials)
-    lower_app = RelayApp(lower_relay.resolver, credentials, no_snapshot, relay=lower_relay)
+    lower_app = RelayApp(lower_relay.resolver, credentials, no_snapshot, relay=lower_relay,
+                         pre_authenticated=tunnelled if uplink_level else None)
     servers: list[H2Server] = []
     serving: list[asyncio.Task[None]] = []
 
@@ -120,7 +126,7 @@ async def chain(camera: RtspSource) -> AsyncIterator[Chain]:
     link = Link(AsyncioStream(reader, writer), authority="leaf")
     await link.start()
 
-    upper = UpperResolver()
+    upper = UpperResolver(login)
     upper.link = link
     upper_relay = Relay(upper, credentials)
     listener = RtspListener(upper_relay)
@@ -223,5 +229,16 @@ def test_an_unknown_stream_is_refused_through_the_tunnel(camera: RtspSource) -> 
             with pytest.raises(ProbeFailed):
                 await asyncio.to_thread(count_frames, c.rtsp.replace(stream_path("cam"), stream_path("other")))
             assert c.link.alive
+
+    run(main())
+
+
+def test_without_the_segments_login_the_uplinks_level_admits_the_stream(camera: RtspSource) -> None:
+    async def main() -> None:
+        async with chain(camera, login=False) as c:  # the lower relay asks for a login the upper one lacks
+            with pytest.raises(ProbeFailed, match="502"):
+                await asyncio.to_thread(count_frames, c.rtsp, timeout=15)
+        async with chain(camera, login=False, uplink_level=True) as c:
+            assert (await asyncio.to_thread(count_frames, c.rtsp)).frames == EVERY_FRAME
 
     run(main())

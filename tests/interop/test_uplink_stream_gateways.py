@@ -5,7 +5,8 @@ leaf, which the city cannot reach, dials an mTLS uplink to the city (as in
 tests/interop/test_uplink.py).  At the city, GetStreamUri with the remote
 token gives a URI on the city's relay; ffprobe plays it over RTSP/TCP and
 over HTTP tunnelling, and the city's relay reaches the leaf's relay only
-through the link (docs/wire-format.md §13).  Every frame must arrive.  The
+through the link (docs/wire-format.md §13), with no login of the leaf's: tunnelled requests get the
+uplink's level, streams as well as SOAP.  Every frame must arrive.  The
 city's uplink capabilities say StreamingOverUplink, and a stream of a segment
 whose uplink is gone fails at once with an RTSP status, never hangs.
 """
@@ -71,9 +72,8 @@ def uplinked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uplinked]:
         (tmp / "city").mkdir()
         city_db = new_db_url("sqlite", tmp / "city")
         run_cli("user", "add", OPERATOR, "--level", "operator", db=city_db, input=OPERATOR_PASSWORD + "\n")
-        # The leaf is reached only through its uplink; the city logs in to it as the leaf's operator.
-        run_cli("segment", "add", "leaf", "--uplink-identity", "leaf-cn", "--user", OPERATOR, "--heartbeat", "2",
-                db=city_db, input=OPERATOR_PASSWORD + "\n")
+        # The leaf is reached only through its uplink, and knows the city by its certificate alone: no login.
+        run_cli("segment", "add", "leaf", "--uplink-identity", "leaf-cn", "--heartbeat", "2", db=city_db)
         city = Gateway(db=city_db, log=tmp / "city" / "server.log")
         started.append(city.start("--uplink-listen", f"127.0.0.1:{uplink_port}", "--uplink-cert", str(pem["server"]),
                                   "--uplink-key", str(pem["server"]), "--uplink-ca", str(pem["ca"]),

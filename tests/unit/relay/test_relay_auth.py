@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from gateway.relay.auth import NONCE_LIFETIME, Gate, UpstreamAuth, digest_response, parse_params
+from gateway.soap.dispatch import Principal
 
 USERS = {"alice": ("s3cret", "User"), "bob": ("pw", "Anonymous"), "op": ("o", "Operator")}
 URI = "rtsp://gw:8554/live/a:b"
@@ -107,3 +108,10 @@ def test_the_upstream_challenge_is_answered_digest_first() -> None:
     assert UpstreamAuth("u", "p", ['Basic realm="x"']).header("PLAY", "x") == "Basic " + base64.b64encode(b"u:p").decode()
     assert not UpstreamAuth("u", "p", ['Digest realm="x", nonce="n", algorithm=SHA-256']).usable
     assert not UpstreamAuth("u", "p", ["Bearer x"]).usable
+
+
+@pytest.mark.parametrize(("level", "status"), [("Operator", 200), ("User", 200), ("Anonymous", 403),
+                                               ("NoSuchLevel", 403)])
+def test_a_principal_known_without_credentials_gets_the_media_access_rule_only(level: str, status: int) -> None:
+    verdict = Gate(lookup).admit(Principal(name="uplink:https://city/uplink", level=level))
+    assert verdict.status == status and verdict.principal is not None

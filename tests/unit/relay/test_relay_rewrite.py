@@ -5,6 +5,7 @@ import pytest
 
 from gateway.relay.rewrite import UrlMap, public_base, tcp_transport, without_userinfo
 from gateway.relay.rtsp import Headers, Request, Response
+from gateway.relay.session import budget
 
 PUBLIC = "rtsp://gw.example:8554/live/dev:p1"
 AXIS = UrlMap(PUBLIC, "rtsp://10.0.0.5:554/axis-media/media.amp?videocodec=h264")
@@ -110,3 +111,10 @@ def test_bases_and_userinfo() -> None:
     assert public_base("/live/a", "/live/a") == "/live/a"
     assert without_userinfo("rtsp://u:p%40@cam:554/x?y=1") == "rtsp://cam:554/x?y=1"
     assert without_userinfo("rtsp://cam/x") == "rtsp://cam/x"
+
+
+@pytest.mark.parametrize(("header", "wait"), [
+    (None, 10.0), ("", 10.0), ("4.5", 4.5), ("30", 10.0), ("0", 10.0), ("-3", 10.0), ("soon", 10.0), ("nan", 10.0),
+])
+def test_a_clients_budget_only_shortens_the_wait(header: str | None, wait: float) -> None:
+    assert budget(header, 10.0) == wait

@@ -134,3 +134,16 @@ def test_a_frame_larger_than_the_chunk_waits_for_its_end() -> None:
     assert parser.next_event() is NEED_DATA
     parser.receive_data(rtp.raw[1000:])
     assert parser.next_event() == Frame(rtp.raw)
+
+
+def test_take_frames_gives_the_complete_run_of_frames_then_the_message() -> None:
+    frames = [frame(0, bytes([n]) * n) for n in range(1, 40)]
+    parser = Parser()
+    data = b"".join(f.raw for f in frames) + DESCRIBE + frames[0].raw
+    parser.receive_data(data[:-2])
+    assert parser.take_frames() == b"".join(f.raw for f in frames)
+    assert parser.take_frames() == b""
+    assert isinstance(parser.next_event(), Request)
+    assert parser.take_frames() == b"" and parser.next_event() is NEED_DATA  # the last frame is incomplete
+    parser.receive_data(data[-2:])
+    assert parser.take_frames() == frames[0].raw

@@ -4,7 +4,8 @@ side's HTTP/2 server running small ASGI apps, over a socket pair (docs/wire-form
 The apps: an endless response, a streaming echo, one that never reads its
 request body, and a minimal RTSP-over-HTTP tunnel server (GET + POST paired by
 ``x-sessioncookie``, base64 decoded as it arrives) that answers every decoded
-byte back through the GET.
+byte back through the GET.  Last, the runtime's opener of uplink tunnels turns each failure into the relay's
+error and status.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from gateway.relay.upstream import RelayError, UnknownToken, UpstreamFailed, UpstreamTimeout
+from gateway.runtime import uplink_tunnels
 from gateway.uplink.connecting.h2server import H2Server, ServerLimits
 from gateway.uplink.listening.errors import LinkClosed, LinkTimeout, StreamError
 from gateway.uplink.listening.link import STREAM_WINDOW, Link, LinkLimits
@@ -392,5 +395,27 @@ def test_tunnels_opening_at_once_under_the_peers_stream_limit_never_deadlock() -
             third = await asyncio.wait_for(waiting, 3)
             for tunnel in (held[1], third):
                 await tunnel.aclose()
+
+    run(main())
+
+
+@pytest.mark.parametrize(("segment", "path", "timeout", "error", "status"), [
+    ("leaf", "/refuse", 5.0, UnknownToken, 404),
+    ("leaf", "/silent", 0.3, UpstreamTimeout, 504),
+    ("gone", "/tunnel", 0.2, UpstreamFailed, 502),
+])
+def test_the_runtimes_tunnel_opener_turns_every_failure_into_the_relays_status(
+        segment: str, path: str, timeout: float, error: type[RelayError], status: int) -> None:
+    async def main() -> None:
+        async with served(Apps()) as (link, _server):
+            registry = UplinkRegistry()
+            registry.attach("leaf", link)
+            with pytest.raises(error) as raised:
+                await uplink_tunnels(registry)(segment, f"https://leaf{path}", timeout)
+            assert raised.value.rtsp_status == status and raised.value.segment == segment
+            opened = await uplink_tunnels(registry)("leaf", "https://leaf/tunnel", 5)
+            await opened.write(b"fine")
+            assert await opened.read() == b"fine"
+            await opened.aclose()
 
     run(main())
