@@ -61,7 +61,8 @@ class CameraServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, dev: Device, accounts: list[Account], rtsp_base: str, snapshots: dict[tuple[int, int], Path]) -> None:
+    def __init__(self, dev: Device, accounts: list[Account], rtsp_base: str,
+                 snapshots: dict[tuple[int, int], Path]) -> None:
         self.device = dev
         self.auth = Authenticator(accounts, dev.utc_now)
         self.record = Record()
@@ -242,7 +243,7 @@ class CameraHandler(BaseHTTPRequestHandler):
             self._fault(Fault("Receiver", ("ActionNotSupported",), "Optional Action Not Implemented"))
             return
         account = None
-        if qname.localname not in service.pre_auth:
+        if qname.localname not in service.pre_auth and self.server.auth.accounts:  # no accounts: an open camera
             verdict = self._authenticate(doc)
             if verdict is None:
                 self.server.record.update(call, status=401)
