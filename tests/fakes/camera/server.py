@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from tests.fakes.camera import device, events, media1, media2, ptz
+from tests.fakes.camera import device, events, media1, media2, media_options, ptz
 from tests.fakes.camera.context import PATHS, SNAPSHOT_PATH, Context, Handler
 from tests.fakes.camera.faults import Fault, envelope, not_authorized
 from tests.fakes.camera.model import Device
@@ -45,9 +45,11 @@ def services(dev: Device) -> dict[str, Service]:
     o = dev.options
     found = {PATHS["device"]: Service("device", frozenset({TDS}), device.HANDLERS, frozenset(device.PRE_AUTH))}
     if o.media1:
-        found[PATHS["media"]] = Service("media", frozenset({TRT}), media1.HANDLERS, frozenset(media1.PRE_AUTH))
+        found[PATHS["media"]] = Service("media", frozenset({TRT}), {**media1.HANDLERS, **media_options.MEDIA1},
+                                          frozenset(media1.PRE_AUTH))
     if o.media2:
-        found[PATHS["media2"]] = Service("media2", frozenset({TR2}), media2.HANDLERS, frozenset(media2.PRE_AUTH))
+        found[PATHS["media2"]] = Service("media2", frozenset({TR2}), {**media2.HANDLERS, **media_options.MEDIA2},
+                                           frozenset(media2.PRE_AUTH))
     if o.ptz:
         found[PATHS["ptz"]] = Service("ptz", frozenset({TPTZ}), ptz.HANDLERS, frozenset(ptz.PRE_AUTH),
                                       frozenset(ptz.ACTUATE))
