@@ -156,3 +156,15 @@ def test_an_open_camera_needs_no_credentials(tmp_path: Path) -> None:
         assert post(cam, "media2_service", envelope(GET_PROFILES)).status_code == 200
         assert post(cam, "ptz_service", envelope(MOVE)).status_code == 200
         assert cam.calls("ContinuousMove")[-1]["user"] is None
+
+
+def test_credentials_on_both_layers_must_both_check_out(camera: Camera) -> None:
+    url = f"{camera.base}/onvif/media2_service"
+    with httpx.Client(auth=httpx.DigestAuth(USER, PASSWORD), headers=SOAP, timeout=10) as client:
+        assert client.post(url, content=envelope(GET_PROFILES)).status_code == 200  # learns the challenge
+        good = client.post(url, content=envelope(GET_PROFILES, token(USER, PASSWORD)))
+        assert "Authorization" in good.request.headers
+        assert good.status_code == 200 and camera.calls("GetProfiles")[-1]["auth"] == "digest"
+        bad = client.post(url, content=envelope(GET_PROFILES, token(USER, "wrong")))
+        assert "Authorization" in bad.request.headers
+        assert bad.status_code == 400 and subcodes(bad) == ["env:Sender", "ter:NotAuthorized"]

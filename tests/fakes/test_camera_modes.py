@@ -134,3 +134,26 @@ def test_bad_control_commands_are_refused(cam: Camera, line: str) -> None:
     with pytest.raises(CameraFailed):
         cam.command(line)
     assert ask(cam).status_code == 200
+
+
+def test_one_hung_operation_does_not_stall_the_others(cam: Camera) -> None:
+    cam.hang("GetServices")
+    timeouts: list[httpx.ReadTimeout] = []
+
+    def wait() -> None:
+        try:
+            ask(cam, INFO, 2.0)
+        except httpx.ReadTimeout as exc:
+            timeouts.append(exc)
+
+    hung = [threading.Thread(target=wait) for _ in range(4)]
+    for thread in hung:
+        thread.start()
+    started = time.monotonic()
+    with httpx.Client(timeout=5) as client:
+        for _ in range(20):
+            assert client.post(cam.url, content=TIME, headers=SOAP).status_code == 200
+    assert time.monotonic() - started < 2.0
+    for thread in hung:
+        thread.join(5)
+    assert len(timeouts) == 4 and len(cam.calls("GetServices")) >= 4

@@ -198,3 +198,13 @@ def test_a_camera_without_location_or_media2_or_ptz_says_so(tmp_path: Path) -> N
         assert [p.get("token") for p in client.answer("media", "GetProfiles")] == ["Profile_1"]
         assert subcodes(client.answer("device", "GetCapabilities", Category=["PTZ"])) == [
             "ter:ActionNotSupported", "ter:NoSuchService"]
+
+
+def test_an_advertised_host_is_what_the_camera_tells(tmp_path: Path) -> None:
+    """A camera behind NAT names an address its clients cannot reach; only the gateway's own URIs help them."""
+    with start_camera(tmp_path, advertise="10.20.30.40") as cam:
+        client = CameraClient(cam.base, None, None)
+        for service in client.answer("device", "GetServices", IncludeCapability=False):
+            assert service.findtext(f"{{{TDS}}}XAddr").startswith("http://10.20.30.40:")
+        uri = client.answer("media2", "GetStreamUri", Protocol="RTSP", ProfileToken="Profile_1")
+        assert uri.findtext(f"{{{TR2}}}Uri").startswith("rtsp://10.20.30.40:")

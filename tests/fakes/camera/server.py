@@ -78,7 +78,15 @@ class CameraServer(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        host = self.device.options.public_host
+        """http://HOST:PORT with the host the camera advertises in its XAddrs and URIs."""
+        return self._base(self.device.options.public_host)
+
+    @property
+    def local_base(self) -> str:
+        """http://HOST:PORT where it listens."""
+        return self._base(self.device.options.host)
+
+    def _base(self, host: str) -> str:
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.server_address[1]}"
 
     def context(self, path: str, account: Account | None) -> Context:
