@@ -66,6 +66,13 @@ def test_closing_the_streams_cuts_a_running_stream(streaming: Camera) -> None:
     assert count_frames(with_credentials(streaming.stream_url(1)), seconds=1).frames >= 20
 
 
+def test_stalled_streams_keep_their_session_without_frames(streaming: Camera) -> None:
+    threading.Timer(1.0, streaming.stall_streams).start()
+    threading.Timer(3.0, streaming.resume_streams).start()
+    probe = count_frames(with_credentials(streaming.stream_url(2)), seconds=4)
+    assert probe.frames < 70, probe  # two of the four seconds carried nothing
+
+
 def test_an_open_source_needs_no_credentials(tmp_path: Path) -> None:
     require_media_tools()
     with start_camera(tmp_path, user=USER, password=PASSWORD, rtsp="gst", rtsp_open=True, profiles=1) as cam:
