@@ -7,7 +7,7 @@ token gives a URI on the city's relay; ffprobe plays it over RTSP/TCP and
 over HTTP tunnelling, and the city's relay reaches the leaf's relay only
 through the link (docs/wire-format.md §13), with no login of the leaf's: tunnelled requests get the
 uplink's level, streams as well as SOAP.  Every frame must arrive.  The
-city's uplink capabilities say StreamingOverUplink, and a stream of a segment
+leaf's uplink capabilities say StreamingOverUplink, and a stream of a segment
 whose uplink is gone fails at once with an RTSP status, never hangs.
 """
 from __future__ import annotations
