@@ -7,7 +7,7 @@ token gives a URI on the city's relay; ffprobe plays it over RTSP/TCP and
 over HTTP tunnelling, and the city's relay reaches the leaf's relay only
 through the link (docs/wire-format.md §13), with no login of the leaf's: tunnelled requests get the
 uplink's level, streams as well as SOAP.  Every frame must arrive.  The
-city's uplink capabilities say StreamingOverUplink, and a stream of a segment
+leaf's uplink capabilities say StreamingOverUplink, and a stream of a segment
 whose uplink is gone fails at once with an RTSP status, never hangs.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -144,3 +145,10 @@ def test_a_stream_of_a_segment_whose_uplink_is_gone_fails_at_once(uplinked: Upli
         while len(profiles(uplinked.city)) < 2:
             assert time.monotonic() < deadline, "the leaf never came back"
             time.sleep(0.5)
+
+
+def test_six_viewers_at_once_share_the_link_and_each_gets_every_frame(uplinked: Uplinked) -> None:
+    urls = [(stream_uri(uplinked, "RtspUnicast"), "tcp"), (stream_uri(uplinked, "RtspOverHttp"), "http")] * 3
+    with ThreadPoolExecutor(len(urls)) as pool:
+        probes = list(pool.map(lambda pair: count_frames(pair[0], transport=pair[1]), urls))
+    assert [p.frames for p in probes] == [EVERY_FRAME] * len(urls), probes

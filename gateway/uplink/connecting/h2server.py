@@ -54,6 +54,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+from h2.connection import ConnectionState
 from h2.errors import ErrorCodes
 
 from gateway.uplink.connecting.h2stream import ASGIApp, StreamCall, build_scope
@@ -181,7 +182,9 @@ class H2Server:
         if isinstance(event, h2.events.RequestReceived):
             self._start(stream_id, event.headers or [])
         elif isinstance(event, h2.events.DataReceived):
-            if event.flow_controlled_length:  # rule 1: the connection's window at once, the stream's when taken
+            # Rule 1: the connection's window at once (unless a GOAWAY in the same read closed it), the stream's
+            # when taken.
+            if event.flow_controlled_length and self._conn.state_machine.state is not ConnectionState.CLOSED:
                 self._conn.increment_flow_control_window(event.flow_controlled_length)
             if call is None or call.finished:  # nobody will read it
                 return

@@ -30,6 +30,7 @@ from urllib.parse import unquote
 
 import h2.connection
 import h2.exceptions
+from h2.connection import ConnectionState
 from h2.errors import ErrorCodes
 
 log = logging.getLogger("gateway.uplink")
@@ -198,7 +199,7 @@ class StreamCall:
             return
         increment, self._uncredited = self._uncredited, 0
         stream = self._conn.streams.get(self.id)
-        if stream is not None and not stream.closed:
+        if stream is not None and not stream.closed and self._conn.state_machine.state is not ConnectionState.CLOSED:
             self._conn.increment_flow_control_window(increment, stream_id=self.id)
             await self._flush()
 

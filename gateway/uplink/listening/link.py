@@ -53,7 +53,7 @@ from typing import Any, NamedTuple
 
 from h2 import events as ev
 from h2.config import H2Configuration
-from h2.connection import H2Connection
+from h2.connection import ConnectionState, H2Connection
 from h2.errors import ErrorCodes
 from h2.exceptions import NoAvailableStreamIDError, ProtocolError
 from h2.settings import SettingCodes, Settings
@@ -494,7 +494,7 @@ class Link:
     def _on_data(self, event: ev.DataReceived) -> None:
         sid, length = event.stream_id or 0, event.flow_controlled_length or 0
         if (flow := self._channels.get(sid)) is not None:  # rule 6: the connection at once, the stream when read
-            if length:
+            if length and self._h2.state_machine.state is not ConnectionState.CLOSED:  # a GOAWAY in this read
                 self._h2.increment_flow_control_window(length)
             flow.chunks.append((event.data or b"", length))
             flow.readable.set()

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import h2.config
+import h2.connection
 import pytest
 
 from gateway.relay.upstream import RelayError, UnknownToken, UpstreamFailed, UpstreamTimeout
@@ -419,3 +421,51 @@ def test_the_runtimes_tunnel_opener_turns_every_failure_into_the_relays_status(
             await opened.aclose()
 
     run(main())
+
+
+def test_data_and_a_goaway_in_one_read_end_either_side_cleanly() -> None:
+    """A peer's last DATA and its GOAWAY arrive together: the window credit for that DATA must not be sent on
+    the closed connection, which h2 refuses (an internal error instead of the peer's goodbye)."""
+    async def server_side() -> None:
+        a, b = socket.socketpair()
+        server = H2Server(Apps(), AsyncioStream(*await asyncio.open_connection(sock=a)), extensions={})
+        serving = asyncio.create_task(server.serve())
+        peer = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        peer.initiate_connection()
+        peer.send_headers(1, [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"leaf"),
+                              (b":path", b"/sink"), (b"content-type", TUNNEL_TYPE), *HUGE])
+        peer.send_data(1, b"last words")
+        peer.close_connection()
+        _reader, writer = await asyncio.open_connection(sock=b)
+        writer.write(peer.data_to_send())
+        await asyncio.wait_for(serving, 5)  # returns: the peer went away, nothing broke
+        writer.close()
+
+    async def link_side() -> None:
+        a, b = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=b)
+        link = Link(AsyncioStream(*await asyncio.open_connection(sock=a)), authority="leaf", limits=LIMITS)
+        peer = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        peer.initiate_connection()
+        writer.write(peer.data_to_send())
+        starting = asyncio.create_task(link.start())
+        while not starting.done():
+            peer.receive_data(await reader.read(65536))
+            writer.write(peer.data_to_send())
+            await asyncio.sleep(0.01)
+        channel = await link.open_channel("GET", "/endless", end_request=True)
+        while 1 not in peer.streams:
+            peer.receive_data(await reader.read(65536))
+        peer.send_headers(1, [(b":status", b"200")])
+        peer.send_data(1, b"last words")
+        peer.close_connection()
+        writer.write(peer.data_to_send())
+        assert await channel.read() == b"last words"
+        with pytest.raises(LinkClosed):
+            await channel.read()
+        await asyncio.wait_for(link.wait_closed(), 3)
+        assert "GOAWAY" in (link.reason or "")
+        writer.close()
+
+    run(server_side())
+    run(link_side())
