@@ -105,11 +105,17 @@ def query_command(listen: Listen, password: str) -> str:
     )
 
 
+def relay_address(listen: Listen, rtsp: Listen | None) -> Listen:
+    """Where the demo's RTSP relay listens: as given, else beside the web port (a free port when that one is)."""
+    if rtsp is not None:
+        return rtsp
+    return Listen(listen.host, DEFAULT_RTSP_PORT if listen.port else 0)
+
+
 def run(args: argparse.Namespace) -> int:
     url = demo_url(args)
     listen = _probe(args.listen)
-    rtsp = args.rtsp_listen or Listen(args.listen.host, DEFAULT_RTSP_PORT if args.listen.port else 0)
-    options = serve_options(url, listen, rtsp=rtsp)
+    options = serve_options(url, listen, rtsp=relay_address(args.listen, args.rtsp_listen))
     _start_fresh(url)
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     print(f"vmsgw demo: seeding a fresh catalog with {args.size:,} generated resources ...", flush=True)

@@ -267,7 +267,7 @@ def run_status(args: argparse.Namespace) -> int:
             f"{s['lag_seconds']:.1f} s" if s["lag_seconds"] is not None else None, s["rejected"], s["last_error"])
            for s in status))
     devices = [(s["name"], ", ".join(_served(m) for m in s["prefixes"]) or "(none yet)",
-                ",".join(f"{v:g}" for v in s["location"]) if s["location"] else "from the device")
+                ",".join(f"{v:g}" for v in s["location"] if v is not None) if s["location"] else "from the device")
                for s in status if s["kind"] == DEVICE]
     if devices:
         print()

@@ -21,7 +21,7 @@ import httpx
 from lxml import etree
 
 from gateway.downstream import wire
-from gateway.downstream.errors import SegmentFault, SegmentMisbehaved, SegmentUnavailable
+from gateway.downstream.errors import SegmentFault, SegmentMisbehaved, SegmentRefused, SegmentUnavailable
 
 Auth = Literal["ws", "digest", "both"]
 
@@ -73,7 +73,7 @@ class SegmentClient:
             if not challenged and not _not_authorized(reply):
                 mode = "both"
         if challenged:
-            raise SegmentUnavailable(f"{url} refused our login (HTTP {reply.status}, {self._how(mode)})")
+            raise SegmentRefused(f"{url} refused our login (HTTP {reply.status}, {self._how(mode)})")
         self.auth = mode
         return reply
 
@@ -84,6 +84,8 @@ class SegmentClient:
     async def _send(self, url: str, request: tuple[etree._Element, str], timeout: float, mode: Auth | None,
                     extra: Mapping[str, str] | None) -> tuple[wire.Reply, bool]:
         """One exchange (``mode`` None: no login): the capped reply, and whether it was an HTTP Digest challenge."""
+        if self.client.is_closed:  # replaced or removed under a caller that still held it
+            raise SegmentUnavailable(f"segment {self.name} was reconfigured or removed")
         body, action = request
         credentials = self.credentials if mode in ("ws", "both") else None
         data = wire.request(body, action=action, to=url, credentials=credentials,

@@ -4,7 +4,8 @@
 
     SegmentError
     ├── SegmentUnavailable   connection refused, timeout, TLS failure, HTTP 5xx without a SOAP fault:
-    │                        the segment is down; back off and retry
+    │   │                    the segment is down; back off and retry
+    │   └── SegmentRefused   HTTP 401/403 without a SOAP fault, or every login we can offer refused
     ├── SegmentFault         a well-formed SOAP fault, kept whole so a proxy can answer with that fault;
     │                        ``resource_unknown`` means our pull point is gone
     └── SegmentMisbehaved    not SOAP, wrong namespaces, oversized, items we must refuse: the segment is
@@ -26,6 +27,10 @@ class SegmentError(Exception):
 
 class SegmentUnavailable(SegmentError):
     pass
+
+
+class SegmentRefused(SegmentUnavailable):
+    """The segment refuses us: a wrong password, or a login it wants that we cannot give."""
 
 
 class SegmentMisbehaved(SegmentError):

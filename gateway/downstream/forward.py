@@ -34,6 +34,7 @@ from lxml import etree
 from gateway.addressing.tokens import SEPARATOR
 from gateway.catalog.adaption import BadSegmentToken, ForeignToken, LocalToken
 from gateway.catalog.model import DEVICE, Segment
+from gateway.catalog.segments import DOWN
 from gateway.catalog.store import Catalog
 from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbehaved
 from gateway.downstream.pool import Downstream
@@ -200,7 +201,7 @@ class Forwarder:
 
         Items are the element children of each answer, in segment-name order.
         """
-        segments = [s for s in await asyncio.to_thread(self.catalog.list_segments) if s.state != "down"]
+        segments = [s for s in await asyncio.to_thread(self.catalog.list_segments) if s.state != DOWN]
         asked = segments[:MAX_SEGMENTS]
         results = await asyncio.gather(*(self.call(s, namespace, copy.deepcopy(body), action, budget) for s in asked),
                                        return_exceptions=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.downstream.errors import MAX_REASON, SegmentFault, SegmentMisbehaved, SegmentUnavailable
+from gateway.downstream.errors import MAX_REASON, SegmentFault, SegmentMisbehaved, SegmentRefused, SegmentUnavailable
 from gateway.onvif.ns import NSMAP, TDS
 from gateway.onvif.services import DEVICE
 from gateway.soap.build import build_request
@@ -67,7 +67,9 @@ def reply_body(reply: Reply) -> etree._Element:
     try:
         body = parse_envelope(reply.data, max_bytes=MAX_REPLY_BYTES, vocab=_NO_SUBCODES).body
     except SoapFault as exc:
-        if reply.status >= 500 or reply.status in (401, 403, 404):
+        if reply.status in (401, 403):
+            raise SegmentRefused(f"HTTP {reply.status} from {reply.url}: our login is refused") from None
+        if reply.status >= 500 or reply.status == 404:
             raise SegmentUnavailable(f"HTTP {reply.status} from {reply.url}") from None
         raise SegmentMisbehaved(f"reply is not a SOAP 1.2 envelope: {exc.reason}") from None
     if body.tag == f"{{{SOAP_ENV}}}Fault":

@@ -9,7 +9,12 @@ as a Resource Query segment's events, so token context, ``Offline`` and
 change events work unchanged — and reconciles (what the device no longer
 lists is deleted).  Then it reads the device again every heartbeat: a read
 that answers proves the device alive, and its differences (an item gone is
-deleted, a new or changed one stored) reach the catalog as events.
+deleted, a new or changed one stored) reach the catalog as events.  A
+device with an event service is also subscribed to its configuration events
+(device_protocol.CONFIGURATION_TOPICS): the wait between two reads is then a
+PullMessages with the heartbeat as its Timeout, so a change is read at once
+rather than at the next heartbeat; without events, or when they fail with a
+fault, the wait is a plain sleep.
 
 Rules.  (1) A call not answered within :func:`call_timeout`, a refused
 connection, a refused login, or a reply that is not SOAP marks the segment
@@ -36,10 +41,11 @@ from gateway.catalog.model import Segment
 from gateway.catalog.store import Catalog
 from gateway.downstream import wire
 from gateway.downstream.client import SegmentClient
-from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbehaved
+from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentRefused
 from gateway.federation import device_protocol as dp
+from gateway.federation import protocol
 from gateway.federation.segment import BACKOFF_CAP, BACKOFF_SPREAD, BACKOFF_START, GRACE, Pause, finishing
-from gateway.onvif.ns import TPTZ, TR2, TRT
+from gateway.onvif.ns import TEV, TPTZ, TR2, TRT
 from gateway.supervision.backoff import Backoff
 from gateway.vocabulary.resource import SegmentUpdate
 
@@ -48,6 +54,10 @@ T = TypeVar("T")
 
 #: Longest a single call to a device may take, whatever its heartbeat.
 MAX_CALL_TIMEOUT = 15.0
+#: Fewest seconds between two reads of a device, however many events it sends.
+MIN_READ_INTERVAL = 1.0
+#: Messages taken per PullMessages of configuration events: one is enough to read again.
+EVENT_LIMIT = 10
 
 
 def call_timeout(segment: Segment) -> float:
@@ -68,6 +78,7 @@ class DeviceSync:
         self.pause = pause if pause is not None else _sleep
         self.timeout = call_timeout(segment)
         self._stored = False
+        self._services_seen: dict[str, str] = {}
 
     async def run(self) -> None:
         """Sessions forever; between failed ones, mark down and back off."""
@@ -93,8 +104,13 @@ class DeviceSync:
             self.notify()
         log.info("device segment %s: %d items under prefix %s (%s auth)", name, len(current), prefix,
                  self.http.auth)
+        events = _Events(self, self._services_seen.get(TEV))
         while True:
-            await asyncio.sleep(self.segment.heartbeat)
+            started = asyncio.get_running_loop().time()
+            await events.wait(self.segment.heartbeat)
+            pause = MIN_READ_INTERVAL - (asyncio.get_running_loop().time() - started)
+            if pause > 0:
+                await asyncio.sleep(min(pause, self.segment.heartbeat))
             prefix, inventory = await self.read()
             current = await self._store(generation, prefix, inventory, current)
 
@@ -125,13 +141,17 @@ class DeviceSync:
         return dp.device_prefix(scopes, ident, self.segment.device_prefix, self.segment.name), inventory
 
     async def _services(self) -> dict[str, str]:
-        """GetServices, after the clock (asked without a login, as devices answer anyone) sets the offset."""
+        """GetServices, after the clock (asked without a login, as devices answer anyone) sets the offset (Rule 4)."""
         sent = dt.datetime.now(dt.UTC)
-        when = dp.clock(await self.http.call(self.segment.url, dp.get_system_date_and_time(), self.timeout,
-                                             anonymous=True))
+        try:
+            when = dp.clock(await self.http.call(self.segment.url, dp.get_system_date_and_time(), self.timeout,
+                                                 anonymous=True))
+        except (SegmentFault, SegmentRefused):  # a device that wants a login even for its clock: keep ours
+            when = None
         if when is not None:
             self.http.clock_offset = when - sent - (dt.datetime.now(dt.UTC) - sent) / 2
-        return wire.service_addresses(await self._call(wire.get_services()))
+        self._services_seen = wire.service_addresses(await self._call(wire.get_services()))
+        return self._services_seen
 
     async def _call(self, request: dp.Request) -> etree._Element:
         return await self.http.call(self.segment.url, request, self.timeout)
@@ -175,3 +195,35 @@ class DeviceSync:
             now=dt.datetime.now(dt.UTC))
         if changed:
             self.notify()
+
+
+class _Events:
+    """The device's configuration events as the wait between reads; a plain sleep without them."""
+
+    def __init__(self, sync: DeviceSync, address: str | None) -> None:
+        self.sync, self.service = sync, address
+        self.subscription: str | None = None
+        self.renew_at = 0.0
+        self.termination = max(60.0, 4 * sync.segment.heartbeat)
+
+    async def wait(self, seconds: float) -> None:
+        """Until a configuration event arrives, or ``seconds``; a fault ends the events for this session."""
+        loop = asyncio.get_running_loop()
+        if self.service is None:
+            await asyncio.sleep(seconds)
+            return
+        http, timeout = self.sync.http, self.sync.timeout
+        try:
+            if self.subscription is None or loop.time() >= self.renew_at:  # resubscribed well before it expires
+                created = await http.call(self.service, dp.subscribe_configuration(self.termination), timeout)
+                self.subscription = protocol.subscription_address(created)
+                self.renew_at = loop.time() + self.termination / 2
+            reply = await http.call(self.subscription, protocol.pull_messages(seconds, EVENT_LIMIT),
+                                    seconds + timeout)
+            if dp.notified(reply):
+                log.info("device segment %s: configuration changed; reading it again", self.sync.segment.name)
+        except (SegmentFault, SegmentMisbehaved) as exc:  # the events are optional; the reads are not
+            log.info("device segment %s: no configuration events (%s); polling every %g s",
+                     self.sync.segment.name, exc, seconds)
+            self.service = None
+            await asyncio.sleep(seconds)

@@ -31,7 +31,9 @@ from gateway.addressing.annex_a import DeviceIdError, parse_device_id
 from gateway.addressing.context import MAX_KEPT_PREFIX
 from gateway.downstream.errors import SegmentMisbehaved
 from gateway.downstream.tokens import segment_token
-from gateway.onvif.ns import TDS, TPTZ, TR2, TRT
+from gateway.onvif.ns import DIALECT_CONCRETE_SET, TDS, TEV, TPTZ, TR2, TRT, WSNT
+from gateway.onvif.services import EVENTS
+from gateway.onvif.time import format_duration
 from gateway.vocabulary.resource import Operation, SegmentUpdate
 
 #: Items of one kind read from a device; a device listing more is refused the rest.
@@ -87,6 +89,26 @@ def get_video_source_configurations() -> Request:
 
 def get_nodes() -> Request:
     return _request(TPTZ, "GetNodes")
+
+
+#: The configuration events a device sends when its profiles or their configurations change.
+CONFIGURATION_TOPICS = "tns1:Media/ProfileChanged|tns1:Media/ConfigurationChanged"
+
+
+def subscribe_configuration(termination_s: float) -> Request:
+    """CreatePullPointSubscription for :data:`CONFIGURATION_TOPICS`: a change wakes the sync before its heartbeat."""
+    body = etree.Element(f"{{{TEV}}}CreatePullPointSubscription")
+    topic = etree.SubElement(etree.SubElement(body, f"{{{TEV}}}Filter"), f"{{{WSNT}}}TopicExpression",
+                             Dialect=DIALECT_CONCRETE_SET)
+    topic.text = CONFIGURATION_TOPICS
+    etree.SubElement(body, f"{{{TEV}}}InitialTerminationTime").text = format_duration(termination_s)
+    return body, EVENTS.request_action("CreatePullPointSubscription")
+
+
+def notified(body: etree._Element) -> int:
+    """How many messages a PullMessagesResponse holds (what they say does not matter: any change means read again)."""
+    _expect(body, TEV, "PullMessagesResponse")
+    return sum(1 for _ in body.iterchildren(f"{{{WSNT}}}NotificationMessage"))
 
 
 @dataclass(frozen=True, kw_only=True)

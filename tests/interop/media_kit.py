@@ -5,12 +5,18 @@ validated (tests/conformance) before the test sees its body.
 """
 from __future__ import annotations
 
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
 import httpx
 from lxml import etree
 
+from bench.kit.process import vmsgw
 from tests.conformance.schemas import SOAP_ENV, assert_valid_envelope
 from tests.hostile.test_gateway_hostile import security
-from tests.interop.conftest import PASSWORD, USER
+from tests.interop.conftest import PASSWORD, USER, Gateway, new_db_url, run_cli
 
 TRT = "http://www.onvif.org/ver10/media/wsdl"
 TR2 = "http://www.onvif.org/ver20/media/wsdl"
@@ -18,6 +24,7 @@ TPTZ = "http://www.onvif.org/ver20/ptz/wsdl"
 TT = "http://www.onvif.org/ver10/schema"
 TER = "http://www.onvif.org/ver10/error"
 NS = (f'xmlns:s="{SOAP_ENV}" xmlns:trt="{TRT}" xmlns:tr2="{TR2}" xmlns:tptz="{TPTZ}" xmlns:tt="{TT}"')
+OPERATOR, OPERATOR_PASSWORD = "olga", "operator password"
 PATHS = {"trt": "/onvif/media_service", "tr2": "/onvif/media2_service", "tptz": "/onvif/ptz_service"}
 
 
@@ -63,3 +70,43 @@ def tokens(el: etree._Element) -> list[str]:
         if etree.QName(node).localname.endswith("Token") and len(node) == 0 and (node.text or "").strip():
             found.append(node.text.strip())
     return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Level:
+    name: str
+    gateway: Gateway
+    rtsp_port: int
+
+    @property
+    def base(self) -> str:
+        return self.gateway.base
+
+    def call(self, body: str, **kwargs: object) -> Answer:
+        return call(self.base, body, user=OPERATOR, password=OPERATOR_PASSWORD, **kwargs)  # type: ignore[arg-type]
+
+
+def start_level(name: str, tmp: Path, segment: list[str], password: str, *extra: str) -> Level:
+    work = tmp / name
+    work.mkdir()
+    db = new_db_url("sqlite", work)
+    run_cli("user", "add", OPERATOR, "--level", "operator", db=db, input=OPERATOR_PASSWORD + "\n")
+    run_cli("segment", "add", *segment, db=db, input=password + "\n")
+    port = free_port()
+    gw = Gateway(db=db, log=work / "server.log").start("--rtsp-listen", f"127.0.0.1:{port}", *extra)
+    return Level(name, gw, port)
+
+
+def profiles_found(level: Level) -> list[str]:
+    """The MediaProfile tokens a Resource Query at ``level`` finds."""
+    done = vmsgw(["query", "--url", level.gateway.url, "--user", OPERATOR, "--password-stdin", "--topic",
+                  "MediaProfile", "--json"], stdin=OPERATOR_PASSWORD + "\n", check=False)
+    if done.returncode != 0 or not done.stdout.strip().startswith("["):
+        return []
+    return sorted(r["token"] for r in json.loads(done.stdout) if not r.get("offline"))
