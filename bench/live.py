@@ -117,6 +117,13 @@ def _where(cell: Cell) -> str:
     return "camera (direct)" if cell.depth == 0 else f"{cell.target} ({cell.depth} level{'s' * (cell.depth > 1)})"
 
 
+def _errors(cell: Cell) -> str:
+    text = f"{cell.errors}{' (' + cell.first_error[:80] + ')' if cell.first_error else ''}"
+    if cell.warmup_errors:
+        text += f"; warm-up {cell.warmup_errors} ({(cell.first_warmup_error or '')[:80]})"
+    return text
+
+
 def render(results: dict[str, Any]) -> str:
     cells: list[Cell] = results["cells"]
     raws: dict[str, RawCell] = {r.operation: r for r in results["raw"]}
@@ -132,7 +139,8 @@ def render(results: dict[str, Any]) -> str:
            "POST's round trip at the client (hand-built SOAP 1.2 with a WS-UsernameToken digest, one keep-alive "
            "connection per client); calls/s: all clients together over the wall time. CPU: ms of each process per "
            "call (a level's CPU includes forwarding downward). Load: the 1-minute load average when the row "
-           "finished; client, camera and gateways share the cores.", ""]
+           "finished; client, camera and gateways share the cores. Errors: in the timed calls; *warm-up*: while the "
+           "clients connected (untimed).", ""]
     for op in opts["operations"]:
         rows = [c for c in cells if c.operation == op]
         out += [f"## {op}", "",
@@ -143,7 +151,7 @@ def render(results: dict[str, Any]) -> str:
             cpu = " / ".join("-" if (v := c.cpu_ms_per_call.get(p)) is None or v == 0 else f"{v:.2f}" for p in procs)
             out.append(f"| {_where(c)} | {c.clients} | {c.calls} | {_ms(c.p50_ms)} | {_ms(c.p95_ms)} | "
                        f"{_ms(c.p99_ms)} | {_ms(c.max_ms)} | {c.calls_per_s:,.0f} | {cpu} | "
-                       f"{c.errors}{' (' + c.first_error[:80] + ')' if c.first_error else ''} | {c.load:.2f} |")
+                       f"{_errors(c)} | {c.load:.2f} |")
         out.append("")
     out += ["## What a level adds, and the adaption's share of it", "",
             "Added p50 per level: (p50 at the level - p50 direct) / levels, one client. Raw adaption: request "

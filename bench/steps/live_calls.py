@@ -2,8 +2,8 @@
 
 A call is a hand-built SOAP 1.2 envelope with a fresh WS-UsernameToken digest (``bench/kit/soap.py``), POSTed over
 one keep-alive HTTP/1.1 connection per client (httpx); the time is the POST's round trip alone (building the
-envelope and checking the reply are outside it). Clients are threads, each with its own connection, started
-together; calls/s is calls over the wall time from their start to the last one's end.
+envelope and checking the reply are outside it). Clients are threads, each with its own connection, warmed up
+on it and then started together; calls/s is calls over the wall time from their start to the last one's end.
 
 The raw limit is what the adaption does to the bytes, without I/O, in this process: the request envelope parsed
 with lxml, its profile token's prefix stripped, serialised again; the camera's own answer parsed, every token
@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from lxml import etree
@@ -136,19 +137,37 @@ class Cell:
     calls_per_s: float
     cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
     load: float = 0.0
+    warmup_errors: int = 0  # while the clients connected and warmed up, untimed
+    first_warmup_error: str | None = None
 
 
 class _Client(threading.Thread):
-    def __init__(self, target: Target, op: Operation, calls: int, start: threading.Barrier) -> None:
+    """One client: ``warmup`` untimed calls on its own connection (so connecting is not timed), then, once every
+    client is ready, ``calls`` timed calls on the same connection."""
+
+    def __init__(self, target: Target, op: Operation, warmup: int, calls: int, ready: threading.Barrier) -> None:
         super().__init__(daemon=True)
-        self.target, self.op, self.calls, self.start_line = target, op, calls, start
+        self.target, self.op, self.warmup, self.calls, self.ready = target, op, warmup, calls, ready
         self.seconds: list[float] = []
         self.errors: list[str] = []
+        self.warmup_errors: list[str] = []
         self.replies: list[tuple[int, bytes]] = []
+
+    def _post(self, http: httpx.Client, errors: list[str]) -> httpx.Response | None:
+        url, data = request(self.target, self.op)
+        try:
+            return http.post(url, content=data)
+        except httpx.HTTPError as err:
+            errors.append(f"{type(err).__name__}: {err}")
+            return None
 
     def run(self) -> None:
         with httpx.Client(timeout=CALL_TIMEOUT, headers={"Content-Type": CONTENT_TYPE}) as http:
-            self.start_line.wait()
+            try:
+                for _ in range(self.warmup):
+                    self._post(http, self.warmup_errors)
+            finally:
+                self.ready.wait()
             for _ in range(self.calls):
                 url, data = request(self.target, self.op)
                 began = time.perf_counter()
@@ -165,28 +184,27 @@ class _Client(threading.Thread):
                 self.errors.append(problem)
 
 
-def _run(target: Target, op: Operation, calls: int, clients: int) -> tuple[list[_Client], float]:
-    start = threading.Barrier(clients + 1)
+def measure(target: Target, op: Operation, calls: int, clients: int, warmup: int, pids: dict[str, int]) -> Cell:
+    """``calls`` calls shared by ``clients`` clients after ``warmup`` untimed ones (at least one each); the CPU
+    per call of each process is read around the timed calls alone."""
+    marks: dict[str, Any] = {}
+
+    def go() -> None:  # run by the last client to arrive, before any is released
+        marks["cpu"] = cpu_now(pids)
+        marks["began"] = time.perf_counter()
+
+    ready = threading.Barrier(clients, action=go)
     share = [calls // clients + (1 if i < calls % clients else 0) for i in range(clients)]
-    workers = [_Client(target, op, n, start) for n in share]
+    workers = [_Client(target, op, max(1, math.ceil(warmup / clients)), n, ready) for n in share]
     for w in workers:
         w.start()
-    start.wait()
-    began = time.perf_counter()
     for w in workers:
         w.join()
-    return workers, time.perf_counter() - began
-
-
-def measure(target: Target, op: Operation, calls: int, clients: int, warmup: int, pids: dict[str, int]) -> Cell:
-    """``warmup`` untimed calls, then ``calls`` calls shared by ``clients`` clients; CPU per call of each process."""
-    if warmup:
-        _run(target, op, warmup, min(clients, warmup))
-    cpu_before = cpu_now(pids)
-    workers, wall = _run(target, op, calls, clients)
-    cpu_after = cpu_now(pids)
+    wall = time.perf_counter() - marks["began"]
+    cpu_before, cpu_after = marks["cpu"], cpu_now(pids)
     seconds = sorted(s * 1000.0 for w in workers for s in w.seconds)
     errors = [e for w in workers for e in w.errors]
+    warmup_errors = [e for w in workers for e in w.warmup_errors]
     done = len(seconds)
 
     def rank(pct: float) -> float:
@@ -196,9 +214,10 @@ def measure(target: Target, op: Operation, calls: int, clients: int, warmup: int
                 rank(50), rank(95), rank(99), seconds[-1] if seconds else math.nan,
                 statistics.fmean(seconds) if seconds else math.nan, done / wall if wall else 0.0,
                 {name: (cpu_after[name] - cpu_before[name]) * 1000.0 / max(done, 1) for name in pids},
-                os.getloadavg()[0])
+                os.getloadavg()[0], len(warmup_errors), warmup_errors[0] if warmup_errors else None)
     log(f"{op.name} at {target.name} x{clients}: p50 {cell.p50_ms:.2f} / p95 {cell.p95_ms:.2f} / p99 "
-        f"{cell.p99_ms:.2f} ms, {cell.calls_per_s:.0f} calls/s, errors {cell.errors}, load {cell.load:.2f}")
+        f"{cell.p99_ms:.2f} ms, {cell.calls_per_s:.0f} calls/s, errors {cell.errors} (warm-up "
+        f"{cell.warmup_errors}), load {cell.load:.2f}")
     return cell
 
 
