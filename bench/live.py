@@ -48,10 +48,11 @@ from bench.kit.report import LoadSampler, code_version, cpu_model, jsonable, mem
 from bench.kit.soap import TR2
 from bench.steps.live_calls import OPERATIONS, Cell, RawCell, Target, call_once, measure, raw_limit, request
 from bench.steps.live_levels import CAM_USER, NAMES, build, profile_token
+from bench.steps.live_profile import Profiled, profile_leaf
 
 LOCAL_TOKEN = "Profile_1"
-FULL = {"calls": 400, "clients": "1,4,16", "warmup": 20, "raw_repeats": 2000}
-QUICK = {"calls": 40, "clients": "1,4", "warmup": 5, "raw_repeats": 200}
+FULL = {"calls": 400, "clients": "1,4,16", "warmup": 20, "raw_repeats": 2000, "profile_calls": 300}
+QUICK = {"calls": 40, "clients": "1,4", "warmup": 5, "raw_repeats": 200, "profile_calls": 30}
 
 
 def _numbers(text: str) -> list[int]:
@@ -87,6 +88,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for clients in args.clients:
                 for target in targets:
                     cells.append(measure(target, op, args.calls, clients, args.warmup, pids))
+        profiled = None
+        if args.profile_calls:
+            leaf = next(t for t in targets if t.depth == 1) if 1 in args.levels else None
+            if leaf is None:
+                log("no profile: the leaf (--levels 1) is not among the levels timed")
+            else:
+                profiled = profile_leaf(setup.levels[0], leaf, [OPERATIONS[n] for n in args.operations],
+                                        args.profile_calls, work)
     except BaseException:
         for level in setup.levels:
             sys.stderr.write(f"--- {level.name} gateway stderr (last lines) ---\n{level.stderr_tail()}")
@@ -103,9 +112,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{memory_total()} RAM, Python {sys.version.split()[0]}", "code": code_version(),
         "load": f"load average {load_start:.2f} at the start; {sampler.text()}",
         "options": {"calls": args.calls, "clients": args.clients, "levels": args.levels, "warmup": args.warmup,
-                    "raw_repeats": args.raw_repeats, "operations": args.operations},
+                    "raw_repeats": args.raw_repeats, "profile_calls": args.profile_calls,
+                    "operations": args.operations},
         "token": {"camera": LOCAL_TOKEN, "remote": remote.token},
-        "cells": cells, "raw": raws, "wall_seconds": time.perf_counter() - wall,
+        "cells": cells, "raw": raws, "profile": profiled, "wall_seconds": time.perf_counter() - wall,
     }
 
 
@@ -169,9 +179,27 @@ def render(results: dict[str, Any]) -> str:
             out.append(f"| {op} | {raw.request_octets:,} / {raw.reply_octets:,} | {raw.request_us:.0f} + "
                        f"{raw.reply_us:.0f} = {raw.total_us:.0f} | {raw.p99_us:.0f} | {raw.calls_per_s:,.0f} | "
                        f"{_where(c)} | {_ms(added)} | {share} |")
+    profiled: Profiled | None = results["profile"]
+    if profiled is not None and profiled.summary is not None:
+        p = profiled.summary
+        each = 1000.0 / profiled.calls
+        out += ["", f"## Where a level's time goes: the leaf under cProfile ({profiled.calls} calls)", "",
+                "The leaf again, on its own port and catalog, under `bench/kit/profiling.py` (cProfile with a "
+                "per-thread CPU clock on the event loop and on the catalog's worker calls), switched on after "
+                f"warm-up; one client, {profiled.calls // len(opts['operations'])} calls of each operation one "
+                f"after the other. CPU: event loop {p.loop_busy * each:.2f} + catalog workers "
+                f"{p.worker_busy * each:.2f} = {p.busy * each:.2f} ms per call (profiled; cProfile inflates "
+                "call-heavy Python code, so read shares, not milliseconds).", "",
+                "| part | function | cumulative CPU ms/call | share |", "| --- | --- | --- | --- |",
+                *(f"| {label} | `{fn}` | {sec * each:.2f} | {share:.0%} |" for label, fn, sec, share in p.watched),
+                "", "Own time by where the code lives:", "", "| code | own CPU ms/call | share |",
+                "| --- | --- | --- |",
+                *(f"| {group} | {sec * each:.2f} | {share:.0%} |" for group, sec, share in p.by_package),
+                "", "Top functions by own time:", "", "| function | own CPU ms/call | share |", "| --- | --- | --- |",
+                *(f"| `{fn}` | {sec * each:.3f} | {share:.1%} |" for fn, sec, share in p.top_self)]
     out += ["", f"Options: {opts['calls']} calls per row (after {opts['warmup']} untimed), clients "
                 f"{','.join(map(str, opts['clients']))}, levels {','.join(map(str, opts['levels']))}, raw adaption "
-                f"{opts['raw_repeats']} times.", ""]
+                f"{opts['raw_repeats']} times, profile {opts['profile_calls']} calls of each.", ""]
     return "\n".join(out)
 
 
@@ -185,6 +213,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--clients", help=f"concurrent clients per row (default {FULL['clients']})")
     parser.add_argument("--warmup", type=int, help=f"untimed calls before each row (default {FULL['warmup']})")
     parser.add_argument("--raw-repeats", type=int, help=f"raw adaptions timed (default {FULL['raw_repeats']})")
+    parser.add_argument("--profile-calls", type=int, help="calls of each operation at the leaf under cProfile "
+                                                          f"(default {FULL['profile_calls']}; 0: no profile)")
     parser.add_argument("--levels", default="1,3", help="gateway depths timed: 1 leaf, 2 district, 3 city")
     parser.add_argument("--operations", default=",".join(OPERATIONS), help="which calls (default: all three)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "live.md"),
@@ -193,7 +223,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the catalogs and the servers' logs")
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
-    for key in ("calls", "clients", "warmup", "raw_repeats"):
+    for key in ("calls", "clients", "warmup", "raw_repeats", "profile_calls"):
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
     args.clients = _numbers(args.clients)

@@ -106,16 +106,24 @@ def check(op: Operation, target: Target, reply: bytes) -> str | None:
     return None
 
 
-def call_once(target: Target, op: Operation) -> bytes:
-    """One call on a connection of its own; the reply's bytes (raises on any error)."""
+def call_once(target: Target, op: Operation, http: httpx.Client | None = None) -> bytes:
+    """One call (on ``http``'s connection, else on one of its own); the reply's bytes (raises on any error)."""
     url, data = request(target, op)
-    with httpx.Client(timeout=CALL_TIMEOUT, headers={"Content-Type": CONTENT_TYPE}) as http:
+    if http is None:
+        with connection() as own:
+            reply = own.post(url, content=data)
+    else:
         reply = http.post(url, content=data)
     problem = None if reply.status_code == 200 else f"HTTP {reply.status_code}"
     problem = problem or check(op, target, reply.content)
     if problem:
         raise RuntimeError(f"{op.name} at {target.name}: {problem}\n{reply.text[:1000]}")
     return reply.content
+
+
+def connection() -> httpx.Client:
+    """One keep-alive connection for :func:`call_once`."""
+    return httpx.Client(timeout=CALL_TIMEOUT, headers={"Content-Type": CONTENT_TYPE})
 
 
 @dataclass
@@ -162,7 +170,7 @@ class _Client(threading.Thread):
             return None
 
     def run(self) -> None:
-        with httpx.Client(timeout=CALL_TIMEOUT, headers={"Content-Type": CONTENT_TYPE}) as http:
+        with connection() as http:
             try:
                 for _ in range(self.warmup):
                     self._post(http, self.warmup_errors)
