@@ -30,6 +30,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -134,6 +135,30 @@ def _errors(cell: Cell) -> str:
     return text
 
 
+def _summary(cells: list[Cell], raws: dict[str, RawCell], opts: dict[str, Any]) -> list[str]:
+    """One line per operation: one client's p50 direct and at each depth, the CPU a level spends on a call, the
+    best rate at the deepest level, and the raw adaption beside it."""
+    lines = []
+    for op in opts["operations"]:
+        mine = [c for c in cells if c.operation == op]
+        single = {c.depth: c for c in mine if c.clients == 1}
+        deepest = max(opts["levels"])
+        if 0 not in single or deepest not in single:
+            continue
+        deep = single[deepest]
+        level_cpu = [v for name, v in deep.cpu_ms_per_call.items() if name != "camera"][:deepest]
+        best = max((c for c in mine if c.depth == deepest), key=lambda c: c.calls_per_s)
+        at = "; ".join(f"{_where(single[d])} {_ms(single[d].p50_ms)} ms" for d in sorted(single) if d)
+        lines.append(
+            f"- **{op}**, one client, p50: camera {_ms(single[0].p50_ms)} ms; {at}: "
+            f"{(deep.p50_ms - single[0].p50_ms) / deepest:.1f} ms added per level. A level spends "
+            f"{statistics.fmean(level_cpu):.1f} ms CPU per call; at {deep.target} the best rate is "
+            f"{best.calls_per_s:,.0f} calls/s ({best.clients} clients; the camera direct "
+            f"{max(c.calls_per_s for c in mine if c.depth == 0):,.0f}). The adaption itself (raw, no I/O) is "
+            f"{raws[op].total_us:.0f} µs a level.")
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
     cells: list[Cell] = results["cells"]
     raws: dict[str, RawCell] = {r.operation: r for r in results["raw"]}
@@ -151,6 +176,7 @@ def render(results: dict[str, Any]) -> str:
            "call (a level's CPU includes forwarding downward). Load: the 1-minute load average when the row "
            "finished; client, camera and gateways share the cores. Errors: in the timed calls; *warm-up*: while the "
            "clients connected (untimed).", ""]
+    out += ["## Summary", "", *_summary(cells, raws, opts), ""]
     for op in opts["operations"]:
         rows = [c for c in cells if c.operation == op]
         out += [f"## {op}", "",

@@ -17,13 +17,13 @@ from bench.steps.live_calls import Operation, Target, call_once, connection
 from bench.steps.live_levels import SERVER_START_TIMEOUT, Level
 
 WATCH: tuple[tuple[str, str, str], ...] = (
-    ("gateway/soap/asgi.py", "_respond", "the SOAP app, request bytes to reply bytes"),
-    ("gateway/soap/asgi.py", "_authenticate", "  the client's WS-UsernameToken checked"),
-    ("gateway/downstream/forward.py", "route", "  the remote token routed (catalog lookup)"),
-    ("gateway/downstream/forward.py", "call", "  the call forwarded and its answer adapted"),
-    ("gateway/downstream/client.py", "fetch", "    the downstream exchange (envelope, HTTP, reply bytes)"),
-    ("gateway/downstream/forward.py", "adapt_answer", "    the answer's tokens adapted"),
-    ("gateway/catalog/adaption.py", "adapt", "      the adaption's catalog lookups"),
+    ("gateway/soap/envelope.py", "parse_envelope", "the client's envelope parsed"),
+    ("gateway/soap/asgi.py", "_authenticate", "the client's WS-UsernameToken checked"),
+    ("gateway/downstream/forward.py", "route", "the remote token routed (catalog lookup)"),
+    ("gateway/downstream/forward.py", "call", "the call forwarded and its answer adapted"),
+    ("gateway/downstream/client.py", "fetch", "  the downstream exchange (envelope, HTTP, reply bytes)"),
+    ("gateway/downstream/forward.py", "adapt_answer", "  the answer's tokens adapted (event loop)"),
+    ("gateway/catalog/adaption.py", "adapt", "  the adaption's catalog lookups (worker thread)"),
 )
 PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gateway: catalog", ("/gateway/catalog/",)),
