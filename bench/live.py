@@ -19,6 +19,8 @@ One run, on loopback:
 3. **Raw limit**: the adaption alone, in this process, without I/O: the request parsed with lxml, the profile
    token's prefix stripped, serialised; the camera's answer parsed, every token prefixed and the stream URI
    replaced, serialised (``steps/live_calls.py``).
+4. **Where a level's time goes**: the leaf started again under cProfile (``bench/kit/profiling.py``), the same
+   calls made there by one client (``steps/live_profile.py``); the timed rows never ran under the profiler.
 
 Results go to ``--out`` (markdown, or JSON when the name ends in ``.json``); progress on stderr. Client, camera
 and gateways share the machine's cores, and the load average is noted beside every figure.
