@@ -26,6 +26,8 @@ TEV = "http://www.onvif.org/ver10/events/wsdl"
 WSNT = "http://docs.oasis-open.org/wsn/b-2"
 TT = "http://www.onvif.org/ver10/schema"
 TNS1 = "http://www.onvif.org/ver10/topics"
+TR2 = "http://www.onvif.org/ver20/media/wsdl"
+TPTZ = "http://www.onvif.org/ver20/ptz/wsdl"
 CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
 CONCRETE = "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete"
 PASSWORD_DIGEST = ("http://docs.oasis-open.org/wss/2004/01/"
@@ -37,7 +39,8 @@ PULL_ACTION = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/"
 UNSUBSCRIBE_ACTION = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest"
 CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 
-PREFIXES = {"s": SOAP, "wsa": WSA, "tds": TDS, "tev": TEV, "wsnt": WSNT, "tt": TT, "tns1": TNS1}
+PREFIXES = {"s": SOAP, "wsa": WSA, "tds": TDS, "tev": TEV, "wsnt": WSNT, "tt": TT, "tns1": TNS1, "tr2": TR2,
+            "tptz": TPTZ}
 #: The prefixes an events envelope declares (the Envelope's xmlns attributes, in this order).
 EVENT_PREFIXES = ("s", "wsa", "tev", "wsnt", "tt", "tns1")
 
