@@ -79,6 +79,7 @@ class DeviceSync:
         self.timeout = call_timeout(segment)
         self._stored = False
         self._services_seen: dict[str, str] = {}
+        self._refused: list[str] = []  # what the last read refused
 
     async def run(self) -> None:
         """Sessions forever; between failed ones, mark down and back off."""
@@ -169,10 +170,12 @@ class DeviceSync:
     async def _store(self, generation: int, prefix: str, inventory: dp.Inventory,
                      before: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Apply this read (and Deleted for what ``before`` held and it lacks); the (kind, token) pairs it holds."""
-        events = dp.updates(prefix, inventory, dp.device_name(inventory.scopes, inventory.identity))
+        events, refused = dp.updates(prefix, inventory, dp.device_name(inventory.scopes, inventory.identity))
         now = {(u.kind, u.token) for u in events}
-        changed = await finishing(self._apply, generation, [*events, *dp.deleted(before - now)],
-                                  list(inventory.refused))
+        refused += inventory.refused
+        # Every read lists the same bad items again: counted when they change, not at each heartbeat.
+        report, self._refused = (refused if refused != self._refused else []), refused
+        changed = await finishing(self._apply, generation, [*events, *dp.deleted(before - now)], report)
         self._stored = True
         if changed:
             self.notify()
@@ -183,7 +186,7 @@ class DeviceSync:
         result = self.catalog.segment_apply(name, generation, events)
         changed = result.created + result.changed + result.deleted
         changed += self.catalog.segment_set_reachable(name, True, error=None, now=dt.datetime.now(dt.UTC))
-        if refused:
+        if refused:  # after the success above, which clears the last error
             log.warning("device segment %s: refused %d items, e.g. %s", name, len(refused), refused[0])
             self.catalog.segment_rejected(name, len(refused), refused[0])
         return changed

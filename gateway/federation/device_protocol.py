@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.addressing.annex_a import DeviceIdError, parse_device_id
-from gateway.addressing.context import MAX_KEPT_PREFIX
+from gateway.addressing.context import MAX_KEPT_PREFIX, parse_segment_token
+from gateway.addressing.tokens import TokenError
 from gateway.downstream.errors import SegmentMisbehaved
 from gateway.downstream.tokens import segment_token
 from gateway.onvif.ns import DIALECT_CONCRETE_SET, TDS, TEV, TPTZ, TR2, TRT, WSNT
@@ -44,6 +45,8 @@ MAX_TEXT = 256
 NAME_SCOPE = "onvif://www.onvif.org/name/"
 #: Scopes kept per resource: more would not help a client and would cost every resource row.
 MAX_SCOPES = 32
+#: A longer scope URI is left out, never cut (a cut URI would say something else).
+MAX_SCOPE = 1024
 #: A prefix derived from the device's identity: this mark, then a digest.
 IDENTITY_MARK = "onvif-"
 _PREFIX_CHARS = re.compile(r"[^A-Za-z0-9._-]")
@@ -179,12 +182,13 @@ def identity(body: etree._Element) -> Identity:
 
 
 def scopes(body: etree._Element) -> tuple[str, ...]:
-    """The device's scope URIs, in its order, without duplicates, at most :data:`MAX_SCOPES`."""
+    """The device's scope URIs, in its order, without duplicates, at most :data:`MAX_SCOPES` of :data:`MAX_SCOPE`."""
     _expect(body, TDS, "GetScopesResponse")
     found: dict[str, None] = {}
     for scope in body.iterchildren("{*}Scopes"):
-        uri = _text(_child(scope, "ScopeItem"))
-        if uri and not any(c.isspace() for c in uri) and len(found) < MAX_SCOPES:
+        item = _child(scope, "ScopeItem")
+        uri = (item.text or "").strip() if item is not None else ""
+        if uri and len(uri) <= MAX_SCOPE and not any(c.isspace() for c in uri) and len(found) < MAX_SCOPES:
             found[uri] = None
     return tuple(found)
 
@@ -280,12 +284,21 @@ def device_prefix(scope_uris: tuple[str, ...], ident: Identity, configured: str 
     return _PREFIX_CHARS.sub("", segment)[:MAX_KEPT_PREFIX] or "device"
 
 
-def updates(prefix: str, inventory: Inventory, device: str | None) -> list[SegmentUpdate]:
-    """Initialized events of every item, under ``<prefix>:<device token>``; each item's name or the device's."""
-    return [SegmentUpdate(operation=Operation.INITIALIZED, kind=item.kind, token=segment_token(prefix, item.token),
-                          name=item.name or device, location=inventory.location, scopes=inventory.scopes,
-                          offline=False)
-            for item in inventory.items]
+def updates(prefix: str, inventory: Inventory, device: str | None) -> tuple[list[SegmentUpdate], list[str]]:
+    """Initialized events of every item under ``<prefix>:<device token>`` (each item's name or the device's),
+    and why each item whose segment token no peer may send was refused instead."""
+    events, refused = [], []
+    for item in inventory.items:
+        token = segment_token(prefix, item.token)
+        try:
+            parse_segment_token(token)
+        except TokenError as err:
+            refused.append(f"{item.kind} {item.token[:80]!r}: {err}")
+            continue
+        events.append(SegmentUpdate(operation=Operation.INITIALIZED, kind=item.kind, token=token,
+                                    name=item.name or device, location=inventory.location, scopes=inventory.scopes,
+                                    offline=False))
+    return events, refused
 
 
 def deleted(tokens: set[tuple[str, str]]) -> list[SegmentUpdate]:

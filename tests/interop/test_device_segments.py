@@ -105,9 +105,10 @@ def test_a_camera_added_by_the_cli_is_served_kept_current_and_followed_through_f
         before = set(view.state)
 
         # Stopped: Offline within the deadline; restarted on its port: back online with the same tokens.
+        stopped = time.monotonic()
         cam.stop()
-        took = view.wait(lambda s: all(e.offline == "true" for e in s.values()), OFFLINE_DEADLINE, "offline")
-        print(f"camera offline at the gateway after {took:.1f} s")
+        view.wait(lambda s: all(e.offline == "true" for e in s.values()), OFFLINE_DEADLINE, "offline")
+        print(f"camera offline at the gateway {time.monotonic() - stopped:.1f} s after it was told to stop")
         assert wait_state(gateway, "gate8", lambda s: s["state"] == "down")["last_error"]
         cam.options["profiles"] = 1  # as it was reconfigured
         cam.start()  # on the same port
@@ -141,6 +142,19 @@ def test_without_an_id_or_location_the_prefix_is_derived_and_the_location_is_the
         other.stop()
 
 
+def test_a_camera_whose_clock_is_hours_off_still_takes_our_usernametoken(gateway: Gateway, tmp_path: Path) -> None:
+    cam = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, auth="ws", profiles=1,
+                       clock_offset=-3 * 3600.0)
+    try:
+        add_device(gateway, "late", cam)
+        gateway.start()
+        st = wait_state(gateway, "late", lambda s: s["state"] == "up" and s["resources"] == 2)
+        assert st["last_error"] is None
+        assert not [c for c in cam.calls("GetProfiles") if c["status"] != 200]
+    finally:
+        cam.stop()
+
+
 def test_a_configuration_event_is_read_before_the_next_heartbeat(gateway: Gateway, tmp_path: Path) -> None:
     cam = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=3)
     quiet = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=3, events=False, serial="QUIET-1")
@@ -164,23 +178,25 @@ def test_a_configuration_event_is_read_before_the_next_heartbeat(gateway: Gatewa
 
 
 def test_hostile_cameras_are_marked_down_and_the_gateway_keeps_answering(gateway: Gateway, tmp_path: Path) -> None:
-    good, hung, garbage = (start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=1, serial=serial)
-                           for serial in ("GOOD-1", "HUNG-1", "GARBAGE-1"))
+    modes = ("hang", "garbage", "truncate", "http-error")
+    good, *bad = (start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=1, serial=f"S-{name}")
+                  for name in ("good", *modes))
     locked = start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, profiles=1, auth="digest")
-    cams = (good, hung, garbage, locked)
+    cams = (good, *bad, locked)
     try:
-        hung.hang()
-        garbage.garbage()
-        for name, cam in (("good", good), ("hung", hung), ("garbage", garbage)):
-            add_device(gateway, name, cam)
+        add_device(gateway, "good", good)
+        for mode, cam in zip(modes, bad, strict=True):
+            cam.mode(mode)
+            add_device(gateway, mode, cam)
         add_device(gateway, "locked", locked, password="wrong")
         gateway.start()
         wait_state(gateway, "good", lambda s: s["state"] == "up" and s["resources"] >= 2)
-        for name in ("hung", "garbage", "locked"):
+        for name in (*modes, "locked"):
             st = wait_state(gateway, name, lambda s: s["state"] == "down")
             assert st["resources"] == 0 and st["last_error"], st
-        errors = {n: status(gateway)[n]["last_error"] for n in ("hung", "garbage", "locked")}
-        assert "no answer" in errors["hung"] and "SOAP" in errors["garbage"] and "refused" in errors["locked"], errors
+        errors = {n: status(gateway)[n]["last_error"] for n in (*modes, "locked")}
+        assert "no answer" in errors["hang"] and "SOAP" in errors["garbage"] and "refused" in errors["locked"], errors
+        assert "HTTP 503" in errors["http-error"], errors
         client = Client(gateway.url, USER, PASSWORD)
         started = time.monotonic()
         got = client.drain(client.subscribe(topic_expression()))

@@ -107,7 +107,8 @@ def test_updates_carry_the_prefix_location_and_scopes() -> None:
     inventory = dp.Inventory(identity=dp.Identity(), scopes=("s:1",), location=(1.0, 2.0, None),
                              items=(dp.Item(kind="MediaProfile", token="P1", name="Main"),
                                     dp.Item(kind="VideoSource", token="VS1", name=None)))
-    first, second = dp.updates("gate8", inventory, "Gate 8")
+    (first, second), refused = dp.updates("gate8", inventory, "Gate 8")
+    assert refused == []
     assert (first.operation, first.token, first.name, first.location, first.scopes, first.offline) == (
         Operation.INITIALIZED, "gate8:P1", "Main", (1.0, 2.0, None), ("s:1",), False)
     assert (second.kind, second.token, second.name) == ("VideoSource", "gate8:VS1", "Gate 8")

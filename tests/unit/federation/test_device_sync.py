@@ -22,7 +22,7 @@ from gateway.catalog.store import Catalog
 from gateway.downstream.client import SegmentClient
 from gateway.downstream.wire import Credentials
 from gateway.federation import device
-from gateway.onvif.ns import NSMAP, TDS, TPTZ, TR2, TRT, TT
+from gateway.onvif.ns import NSMAP, TDS, TEV, TPTZ, TR2, TRT, TT
 from gateway.soap.build import build_fault, build_response
 from gateway.soap.envelope import parse_envelope
 from gateway.soap.fault import SENDER, FaultVocabulary, SoapFault
@@ -41,6 +41,7 @@ class Device:
     geo: bool = True
     ahead: float = 0.0  # seconds the device's clock runs ahead; a UsernameToken must be Created on its clock
     clock_needs_login: bool = False
+    events: bool = False  # lists an event service, whose every call faults
     asked: list[str] = dataclasses.field(default_factory=list)
 
     def now(self) -> dt.datetime:
@@ -84,7 +85,7 @@ class Device:
 
     def GetServices(self) -> etree._Element:
         resp = self._resp(TDS, "GetServices")
-        for ns in (TDS, TRT, *((TR2,) if self.media2 else ()), TPTZ):
+        for ns in (TDS, TRT, *((TR2,) if self.media2 else ()), TPTZ, *((TEV,) if self.events else ())):
             svc = etree.SubElement(resp, f"{{{TDS}}}Service")
             etree.SubElement(svc, f"{{{TDS}}}Namespace").text = ns
             etree.SubElement(svc, f"{{{TDS}}}XAddr").text = URL
@@ -240,3 +241,29 @@ def test_the_login_follows_the_devices_clock(catalog: Catalog, ahead: float, clo
 def test_the_call_timeout_follows_the_heartbeat() -> None:
     assert device.call_timeout(SEGMENT) == pytest.approx(0.1 + device.GRACE)
     assert device.call_timeout(dataclasses.replace(SEGMENT, heartbeat=300)) == device.MAX_CALL_TIMEOUT
+
+
+def test_a_token_too_long_under_the_prefix_is_refused_and_counted(catalog: Catalog) -> None:
+    cam = Device(profiles={"P1": "Main", "x" * 60: "Too long"})
+
+    async def script() -> None:
+        await until(lambda: (s := catalog.get_segment("cam")) is not None and s.rejected >= 1
+                    and len(resources(catalog)) == 3)
+        await until(lambda: cam.asked.count("GetProfiles") >= 4)  # read again, at each heartbeat
+    run(catalog, cam, script)
+    segment = catalog.get_segment("cam")
+    assert segment is not None and segment.rejected == 1  # once, however many reads listed it again
+    assert not any("xxxx" in t for t in resources(catalog))
+
+
+def test_a_faulting_event_service_leaves_the_heartbeat_polls(catalog: Catalog) -> None:
+    cam = Device(events=True)
+
+    async def script() -> None:
+        await until(lambda: len(resources(catalog)) == 4)
+        cam.profiles = {"P1": "Main"}
+        await until(lambda: len(resources(catalog)) == 3)
+        assert (s := catalog.get_segment("cam")) is not None and s.state == "up"
+    run(catalog, cam, script)
+    assert cam.asked.count("CreatePullPointSubscription") == 1  # tried once per session, then polled
+
