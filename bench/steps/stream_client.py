@@ -24,7 +24,12 @@ class StreamStats:
 
 
 async def _response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
+    """The next response; interleaved frames before it (a server may start sending before its PLAY answer)
+    are skipped."""
+    while (first := await reader.readexactly(1)) == b"$":
+        size = int.from_bytes((await reader.readexactly(3))[1:], "big")
+        await reader.readexactly(size)
+    head = first + await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ")[1])
     headers = {}
@@ -78,31 +83,44 @@ async def play(url: str, seconds: float, *, user: str | None = None, password: s
             return stats
         deadline = time.monotonic() + seconds
         last_seq: int | None = None
+        buffer, pos = bytearray(), 0
         while (left := deadline - time.monotonic()) > 0:
             try:
-                marker = await asyncio.wait_for(reader.readexactly(4), left)
+                data = await asyncio.wait_for(reader.read(1 << 18), left)
             except TimeoutError:
                 break
-            if marker[0] != 0x24:  # an RTSP message in between (a server's request): read its head and body
-                rest = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in rest.split(b"\r\n")
-                               if line.lower().startswith(b"content-length")), 0)
-                await reader.readexactly(length)
-                continue
-            size = int.from_bytes(marker[2:4], "big")
-            packet = await reader.readexactly(size)
-            stats.octets += 4 + size
-            if marker[1] != 0 or size < 12:
-                continue  # RTCP
-            stats.packets += 1
-            seq = int.from_bytes(packet[2:4], "big")
-            if last_seq is not None:
-                stats.lost += (seq - last_seq - 1) % 65536
-            last_seq = seq
-            if packet[1] & 0x80:
-                stats.frames += 1
-                if stats.first_frame_s is None:
-                    stats.first_frame_s = time.monotonic() - started
+            if not data:
+                stats.error = "the stream ended early"
+                break
+            del buffer[:pos]
+            buffer += data
+            pos, size = 0, len(buffer)
+            while pos + 4 <= size:
+                if buffer[pos] != 0x24:  # an RTSP message in between (a server's request): skip its head and body
+                    blank = buffer.find(b"\r\n\r\n", pos)
+                    if blank < 0:
+                        break
+                    length = next((int(line.split(b":")[1]) for line in bytes(buffer[pos:blank]).split(b"\r\n")
+                                   if line.lower().startswith(b"content-length")), 0)
+                    if blank + 4 + length > size:
+                        break
+                    pos = blank + 4 + length
+                    continue
+                end = pos + 4 + ((buffer[pos + 2] << 8) | buffer[pos + 3])
+                if end > size:
+                    break
+                stats.octets += end - pos
+                if buffer[pos + 1] == 0 and end - pos >= 16:  # RTP on channel 0; RTCP on 1 is only counted
+                    stats.packets += 1
+                    seq = (buffer[pos + 6] << 8) | buffer[pos + 7]
+                    if last_seq is not None:
+                        stats.lost += (seq - last_seq - 1) % 65536
+                    last_seq = seq
+                    if buffer[pos + 5] & 0x80:
+                        stats.frames += 1
+                        if stats.first_frame_s is None:
+                            stats.first_frame_s = time.monotonic() - started
+                pos = end
         writer.write(f"TEARDOWN {base} RTSP/1.0\r\nCSeq: {cseq + 1}\r\n{auth}Session: {session}\r\n\r\n".encode())
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError) as error:
         stats.error = stats.error or f"{type(error).__name__}: {error}"

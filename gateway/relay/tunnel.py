@@ -28,13 +28,14 @@ class Tunnel:
         self._incoming: asyncio.Queue[bytes] = asyncio.Queue(QUEUE)
         self._carry = b""
         self._closed = False
+        self._eof = False  # read() has returned b"": it always will
 
     async def read(self) -> bytes:
-        if self._closed and self._incoming.empty():
+        if self._eof or (self._closed and self._incoming.empty()):
+            self._eof = True
             return b""
         data = await self._incoming.get()
-        if not data:
-            self._closed = True
+        self._eof = not data
         return data
 
     async def write(self, data: bytes) -> None:
@@ -45,8 +46,9 @@ class Tunnel:
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self._incoming.put_nowait(b"")
+            while not self._incoming.empty():  # a POST waiting to queue more goes on, and then sees the end
+                self._incoming.get_nowait()
+            self._incoming.put_nowait(b"")
 
     async def feed(self, text: bytes) -> bool:
         """Decode and queue a piece of a POST body (whitespace ignored, groups split anywhere, across POSTs);

@@ -499,3 +499,79 @@ def test_tunnel_misuse_is_refused(snapshot_relay: RelayProcess) -> None:
     assert httpx.post(url, headers={"x-sessioncookie": "nobody"}, content=b"AAAA", timeout=10).status_code == 404
     assert httpx.put(url, headers={"x-sessioncookie": "x"}, content=b"", timeout=10).status_code == 405
     assert httpx.get(url, timeout=10).status_code == 404  # no cookie: no tunnel
+
+
+class TunnelClient:
+    """RTSP over HTTP by hand: an HTTP/1.0 GET for the answers, one POST per request (several per session)."""
+
+    def __init__(self, port: int, cookie: str) -> None:
+        self.port, self.cookie = port, cookie
+        self.get = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.get.sendall(f"GET /live/{TOKEN} HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+                         "Accept: application/x-rtsp-tunnelled\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.get.recv(1)
+        assert head.startswith(b"HTTP/1.") and b" 200 " in head.split(b"\r\n")[0], head
+        assert b"application/x-rtsp-tunnelled" in head.lower() and b"content-length" not in head.lower()
+        self.parser = Parser()
+
+    def post(self, body: bytes, *, pieces: int = 1, encode: bool = True) -> socket.socket:
+        """One POST carrying ``body`` in base64, sent in ``pieces`` writes split inside base64 groups."""
+        text = base64.b64encode(body) if encode else body
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock.sendall(f"POST /live/{TOKEN} HTTP/1.0\r\nx-sessioncookie: {self.cookie}\r\n"
+                     "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n".encode())
+        step = max(1, len(text) // pieces + 1)
+        for start in range(0, len(text), step):
+            sock.sendall(text[start:start + step])
+            time.sleep(0.01)
+        return sock
+
+    def event(self) -> Response | Frame | None:
+        while (event := self.parser.next_event()) is NEED_DATA:
+            self.parser.receive_data(self.get.recv(65536))
+        return event if isinstance(event, Response | Frame) else None
+
+    def response(self) -> Response:
+        while not isinstance(event := self.event(), Response):
+            assert event is not None, "the tunnel closed"
+        return event
+
+
+@pytest.mark.parametrize("port_of", ["rtsp", "http"])
+def test_a_tunnel_takes_several_posts_split_anywhere(relay: RelayProcess, port_of: str) -> None:
+    port = relay.rtsp if port_of == "rtsp" else relay.http
+    tunnel = TunnelClient(port, f"cookie-{port_of}")
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    base = f"rtsp://127.0.0.1:{port}/live/{TOKEN}"
+    posts = []
+    try:
+        posts.append(tunnel.post(f"DESCRIBE {base} RTSP/1.0\r\nCSeq: 1\r\nAuthorization: {auth}\r\n\r\n".encode(),
+                                 pieces=5))
+        described = tunnel.response()
+        for _ in range(20):  # GStreamer's server answers 503 while it winds a shared media down
+            if described.status != 503:
+                break
+            time.sleep(0.2)
+            posts.append(tunnel.post(f"DESCRIBE {base} RTSP/1.0\r\nCSeq: 1\r\nAuthorization: {auth}\r\n\r\n".encode()))
+            described = tunnel.response()
+        assert described.status == 200 and (described.headers.get("Content-Base") or "").startswith(base)
+        posts.append(tunnel.post(f"SETUP {base}/stream=0 RTSP/1.0\r\nCSeq: 2\r\nAuthorization: {auth}\r\n"
+                                 "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n".encode(), pieces=3))
+        setup = tunnel.response()
+        assert setup.status == 200 and setup.headers.get("CSeq") == "2"
+        session = (setup.headers.get("Session") or "").split(";")[0]
+        posts.append(tunnel.post(f"PLAY {base}/ RTSP/1.0\r\nCSeq: 3\r\nAuthorization: {auth}\r\nSession: {session}"
+                                 "\r\n\r\n".encode()))
+        assert tunnel.response().status == 200
+        frames = 0
+        while frames < 25:
+            frames += isinstance(tunnel.event(), Frame)
+        posts.append(tunnel.post(b"!!not base64!!", encode=False))  # garbage ends the session, and the GET
+        deadline = time.monotonic() + 5
+        while tunnel.event() is not None:
+            assert time.monotonic() < deadline
+    finally:
+        for sock in [tunnel.get, *posts]:
+            sock.close()
