@@ -8,6 +8,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from tests.fakes.camera import rtsp
 from tests.fakes.camera.probe import ProbeFailed, count_frames
 from tests.fakes.camera.rtsp import RtspSource, require_media_tools
 
@@ -87,3 +88,12 @@ def test_the_source_ends_with_its_launcher() -> None:
     assert proc is not None
     source.stop()
     assert proc.poll() is not None
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_missing_media_tools_fail_under_ci_and_skip_elsewhere(monkeypatch: pytest.MonkeyPatch, ci: str,
+                                                              outcome: type[BaseException]) -> None:
+    monkeypatch.setattr(rtsp, "missing_media_tools", lambda: "ffprobe is missing")
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="ffprobe is missing"):
+        rtsp.require_media_tools()

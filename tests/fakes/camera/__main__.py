@@ -119,12 +119,11 @@ def main(argv: list[str]) -> int:
                 rtsp_base = o.rtsp.rstrip("/")
             else:
                 rtsp_base = f"rtsp://{o.public_host}:554"
-            if o.advertise:
-                rtsp_base = rtsp_base.replace(f"//{o.host}:", f"//{o.advertise}:", 1)
-            server = CameraServer(dev, accounts(o), rtsp_base, make_snapshots(workdir))
+            advertised = rtsp_base.replace(f"//{o.host}:", f"//{o.advertise}:", 1) if o.advertise else rtsp_base
+            server = CameraServer(dev, accounts(o), advertised, make_snapshots(workdir))
             threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
             say(f"{PREFIX}rtsp on {rtsp_base}")
-            say(f"{PREFIX}serving on {server.base}/onvif/device_service")
+            say(f"{PREFIX}serving on {server.local_base}/onvif/device_service")
             try:
                 if args.control:
                     for line in sys.stdin:

@@ -1,6 +1,7 @@
 """The device service (``tds``): services, capabilities, identity, scopes, clock and location."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -34,7 +35,7 @@ def service_capabilities(ctx: Context) -> etree._Element:
 
 def get_services(ctx: Context, op: etree._Element) -> etree._Element:
     include = (op.findtext(f"{{{TDS}}}IncludeCapability") or "false").strip() in ("true", "1")
-    entries = [(TDS, "device", service_capabilities)]
+    entries: list[tuple[str, str, Callable[[Context], etree._Element]]] = [(TDS, "device", service_capabilities)]
     if ctx.options.media1:
         entries.append((TRT, "media", media1.service_capabilities))
     if ctx.options.media2:
@@ -85,7 +86,8 @@ def get_capabilities(ctx: Context, op: etree._Element) -> etree._Element:
                            "SAMLToken", "KerberosToken", "RELToken")))))
     if "Events" in want and ctx.options.events:
         caps.append(tt("Events", value(TT, "XAddr", ctx.xaddr("events")), _bool("WSSubscriptionPolicySupport", False),
-                       _bool("WSPullPointSupport", True), _bool("WSPausableSubscriptionManagerInterfaceSupport", False)))
+                       _bool("WSPullPointSupport", True),
+                       _bool("WSPausableSubscriptionManagerInterfaceSupport", False)))
     if "Media" in want and ctx.options.media1:
         caps.append(tt("Media", value(TT, "XAddr", ctx.xaddr("media")),
                        tt("StreamingCapabilities", _bool("RTPMulticast", False), _bool("RTP_TCP", True),

@@ -91,7 +91,8 @@ def notification(topic: str, source: dict[str, str], utc: float) -> etree._Eleme
 
 
 def service_capabilities(_ctx: Context) -> etree._Element:
-    return el(TEV, "Capabilities", WSSubscriptionPolicySupport=False, WSPausableSubscriptionManagerInterfaceSupport=False,
+    return el(TEV, "Capabilities", WSSubscriptionPolicySupport=False,
+              WSPausableSubscriptionManagerInterfaceSupport=False,
               MaxNotificationProducers=0, MaxPullPoints=16, PersistentNotificationStorage=False)
 
 

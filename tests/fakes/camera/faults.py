@@ -37,7 +37,7 @@ def invalid_arg(specific: str, reason: str) -> Fault:
 
 
 def no_profile(token: str | None) -> Fault:
-    return invalid_arg("NoProfile", f"the requested profile token {token!r} does not exist")
+    return invalid_arg("NoProfile", f"the requested profile token {(token or '')[:64]!r} does not exist")
 
 
 def not_authorized() -> Fault:
@@ -60,5 +60,5 @@ def envelope(body: etree._Element, action: str | None = None, relates_to: str | 
         header.append(el(WSA, "RelatesTo", relates_to))
     root.append(header)
     root.append(el(ENV, "Body", body))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 

@@ -28,7 +28,8 @@ class CameraFailed(RuntimeError):
 
 def _flags(options: dict[str, Any]) -> list[str]:
     """Keyword options as command-line flags: ``ptz=True`` → ``--ptz``, ``media2=False`` → ``--no-media2``,
-    ``scopes=[...]`` → repeated ``--scope``, ``location=(lat, lon)`` → ``--location lat,lon``, others ``--name value``."""
+    ``scopes=[...]`` → repeated ``--scope``, ``location=(lat, lon)`` → ``--location lat,lon``, others
+    ``--name value``."""
     argv: list[str] = []
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
@@ -221,6 +222,7 @@ def start_camera(tmp_path: Path, **options: Any) -> Camera:
     --help``): ``user``, ``password``, ``auth`` ("ws" | "digest" | "both"), ``profiles``, ``ptz``,
     ``ptz_profiles``, ``media1``/``media2``/``events`` (False drops the service), ``rtsp`` ("gst" | "none" |
     an rtsp:// base), ``rtsp_open``, ``serial``, ``name``, ``scopes``, ``location`` ((lat, lon[, elev])),
-    ``clock_offset``, ``viewer`` ((name, password)), ``listen`` (HOST:PORT) or ``port``, ``advertise``, ``manufacturer``, ``model``.
+    ``clock_offset``, ``viewer`` ((name, password)), ``listen`` (HOST:PORT) or ``port``, ``advertise``,
+    ``manufacturer``, ``model``.
     ``stop()`` it (or use it as a context manager)."""
     return Camera(tmp_path, options).start()

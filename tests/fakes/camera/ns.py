@@ -52,10 +52,3 @@ def value(ns: str, tag: str, content: object) -> etree._Element:
     """A simple-content element: ``<ns:tag>content</ns:tag>``."""
     return el(ns, tag, _text(content))
 
-
-def child_text(parent: etree._Element, *path: tuple[str, str]) -> str | None:
-    """The text of the element found by following ``(ns, local)`` steps from ``parent``, stripped; None if absent."""
-    node: etree._Element | None = parent
-    for ns, local in path:
-        node = node.find(f"{{{ns}}}{local}") if node is not None else None
-    return node.text.strip() if node is not None and node.text is not None else None

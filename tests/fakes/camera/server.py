@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from tests.fakes.camera import device, events, media1, media2, ptz
+from tests.fakes.camera import device, events, media1, media2, media_options, ptz
 from tests.fakes.camera.context import PATHS, SNAPSHOT_PATH, Context, Handler
 from tests.fakes.camera.faults import Fault, envelope, not_authorized
 from tests.fakes.camera.model import Device
@@ -45,9 +45,11 @@ def services(dev: Device) -> dict[str, Service]:
     o = dev.options
     found = {PATHS["device"]: Service("device", frozenset({TDS}), device.HANDLERS, frozenset(device.PRE_AUTH))}
     if o.media1:
-        found[PATHS["media"]] = Service("media", frozenset({TRT}), media1.HANDLERS, frozenset(media1.PRE_AUTH))
+        found[PATHS["media"]] = Service("media", frozenset({TRT}), {**media1.HANDLERS, **media_options.MEDIA1},
+                                          frozenset(media1.PRE_AUTH))
     if o.media2:
-        found[PATHS["media2"]] = Service("media2", frozenset({TR2}), media2.HANDLERS, frozenset(media2.PRE_AUTH))
+        found[PATHS["media2"]] = Service("media2", frozenset({TR2}), {**media2.HANDLERS, **media_options.MEDIA2},
+                                           frozenset(media2.PRE_AUTH))
     if o.ptz:
         found[PATHS["ptz"]] = Service("ptz", frozenset({TPTZ}), ptz.HANDLERS, frozenset(ptz.PRE_AUTH),
                                       frozenset(ptz.ACTUATE))
@@ -61,7 +63,8 @@ class CameraServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, dev: Device, accounts: list[Account], rtsp_base: str, snapshots: dict[tuple[int, int], Path]) -> None:
+    def __init__(self, dev: Device, accounts: list[Account], rtsp_base: str,
+                 snapshots: dict[tuple[int, int], Path]) -> None:
         self.device = dev
         self.auth = Authenticator(accounts, dev.utc_now)
         self.record = Record()
@@ -75,7 +78,15 @@ class CameraServer(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        host = self.device.options.public_host
+        """http://HOST:PORT with the host the camera advertises in its XAddrs and URIs."""
+        return self._base(self.device.options.public_host)
+
+    @property
+    def local_base(self) -> str:
+        """http://HOST:PORT where it listens."""
+        return self._base(self.device.options.host)
+
+    def _base(self, host: str) -> str:
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.server_address[1]}"
 
     def context(self, path: str, account: Account | None) -> Context:
@@ -242,7 +253,7 @@ class CameraHandler(BaseHTTPRequestHandler):
             self._fault(Fault("Receiver", ("ActionNotSupported",), "Optional Action Not Implemented"))
             return
         account = None
-        if qname.localname not in service.pre_auth:
+        if qname.localname not in service.pre_auth and self.server.auth.accounts:  # no accounts: an open camera
             verdict = self._authenticate(doc)
             if verdict is None:
                 self.server.record.update(call, status=401)

@@ -15,8 +15,8 @@ def make_snapshots(directory: Path) -> dict[tuple[int, int], Path]:
     found: dict[tuple[int, int], Path] = {}
     for width, height in SIZES:
         path = directory / f"snapshot-{width}x{height}.jpg"
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate=1",
-                        "-frames:v", "1", str(path)], check=True, timeout=60, capture_output=True,
-                       stdin=subprocess.DEVNULL)
+        pattern = f"testsrc=size={width}x{height}:rate=1"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", pattern, "-frames:v", "1",
+                        str(path)], check=True, timeout=60, capture_output=True, stdin=subprocess.DEVNULL)
         found[(width, height)] = path
     return found
