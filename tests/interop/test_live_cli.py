@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -233,3 +235,40 @@ def test_bad_arguments_are_refused_before_anything_is_sent(site: Site, camera: C
 def test_a_url_that_is_not_http_is_refused(site: Site) -> None:
     done = cli(site, "ptz", "T", "stop", url="ftp://127.0.0.1/onvif/device_service")
     assert done.returncode == 2 and "http://" in done.stderr
+
+
+def readme_commands() -> list[str]:
+    """The ``vmsgw media uris`` and ``vmsgw ptz`` examples of README.rst, comments removed."""
+    text = (ROOT / "README.rst").read_text(encoding="utf-8")
+    found = [line.split("#", 1)[0].strip() for line in text.splitlines()
+             if line.startswith(("    vmsgw media uris", "    vmsgw ptz"))]
+    assert len(found) >= 6, found
+    return found
+
+
+def test_the_readmes_live_commands_run_as_written(site: Site, camera: Camera) -> None:
+    token = site.token(1)
+    made = site.leaf.call(f"<tptz:SetPreset><tptz:ProfileToken>{token}</tptz:ProfileToken>"
+                          "<tptz:PresetName>readme</tptz:PresetName></tptz:SetPreset>")
+    preset = made.body.findtext("{http://www.onvif.org/ver20/ptz/wsdl}PresetToken")
+    assert preset, made
+    login = f"--url {site.leaf.gateway.url} --user {OPERATOR}"
+    for line in readme_commands():
+        line = re.sub(r"--url \S+ --user \S+", login, line).replace(" ... ", f" {login} ")
+        line = line.replace("TOKEN [TOKEN ...]", f"{token} {site.token(2)}").replace("PRESET", preset)
+        args = shlex.split(line.replace("TOKEN", token))[1:]
+        assert "--url" in args and "USER" not in args, args
+        env = {**os.environ, "VMSGW_PASSWORD": OPERATOR_PASSWORD}
+        done = subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, env=env,
+                              cwd=ROOT, timeout=120, check=False)
+        assert done.returncode == 0, (line, done.stderr)
+    assert {c["operation"] for c in camera.calls()} >= {"ContinuousMove", "Stop", "GotoPreset", "GetStatus"}
+
+
+def test_the_readmes_fault_example_is_what_a_fault_looks_like(site: Site) -> None:
+    text = " ".join((ROOT / "README.rst").read_text(encoding="utf-8").split())
+    example = re.search(r"``(vmsgw ptz: segment \w+: \.\.\. \([^)]*\))``", text)
+    assert example, "README.rst lost its fault example"
+    pattern = re.escape(example.group(1)).replace("gate8", "cam").replace(r"\.\.\.", ".+")
+    line = one_line_error(cli(site, "ptz", site.token(2), "status"), "ptz")
+    assert re.fullmatch(pattern, line), (pattern, line)
