@@ -272,3 +272,18 @@ def test_the_readmes_fault_example_is_what_a_fault_looks_like(site: Site) -> Non
     pattern = re.escape(example.group(1)).replace("gate8", "cam").replace(r"\.\.\.", ".+")
     line = one_line_error(cli(site, "ptz", site.token(2), "status"), "ptz")
     assert re.fullmatch(pattern, line), (pattern, line)
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ("garbage", "answered something that is not XML"),
+    ("http-error", "answered an error that is not a SOAP fault"),
+    ("close", "closed the connection without answering"),
+    ("fault", "(env:Receiver"),
+])
+def test_a_server_that_misbehaves_is_one_line_too(site: Site, camera: Camera, mode: str, expected: str) -> None:
+    """The commands speak to any ONVIF server: here the camera itself, answering badly."""
+    camera.mode(mode, operations=["GetStatus", "GetStreamUri"])
+    for args, command in ((("ptz", "Profile_1", "status"), "ptz"), (("media", "uris", "Profile_1"), "media uris")):
+        done = cli(site, *args, url=site.camera.url, user=CAM_USER, password=CAM_PASSWORD)
+        one_line_error(done, command, expected)
+        assert done.returncode == 1
