@@ -46,7 +46,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     p = commands.add_parser(
         "serve", parents=[common], help="serve the catalog to ONVIF clients",
         description="Check the catalog is at this version's schema (else refuse: run `vmsgw db upgrade`), listen, and "
-        "serve the device and event services until Ctrl-C or SIGTERM.",
+        "serve the device, event, uplink, media and PTZ services (and, with --rtsp-listen, the RTSP relay) until "
+        "Ctrl-C or SIGTERM.",
     )  # fmt: skip
     p.add_argument(
         "--listen", type=listen_address, default=listen_address(DEFAULT_LISTEN), metavar="HOST:PORT",

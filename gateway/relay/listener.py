@@ -85,12 +85,12 @@ class RtspListener:
     async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes) -> None:
         """One half of an RTSP-over-HTTP tunnel on this port."""
         try:
-            while b"\r\n\r\n" not in data and len(data) <= MAX_HEAD:
-                async with asyncio.timeout(self._relay.limits.idle_timeout):
+            async with asyncio.timeout(self._relay.limits.idle_timeout):  # the whole head, however it trickles
+                while b"\r\n\r\n" not in data and len(data) <= MAX_HEAD:
                     chunk = await reader.read(READ_SIZE)
-                if not chunk:
-                    return
-                data += chunk
+                    if not chunk:
+                        return
+                    data += chunk
             if b"\r\n\r\n" not in data:
                 writer.write(b"HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
                 return

@@ -61,7 +61,7 @@ class RelayLimits:
     resolve_timeout: float = 5.0      # the resolver's answer
     connect_timeout: float = 5.0      # the upstream's connection
     reply_timeout: float = 10.0       # each upstream reply
-    idle_timeout: float = 30.0        # a client that has not started a stream, silent this long, is closed
+    idle_timeout: float = 30.0        # a client that has not started its stream this long after connecting is closed
     stall_timeout: float = 20.0       # a write to either side not accepted this long ends the session
     max_sessions: int = 1000          # client sessions at once, per listener and per tunnel app
 
@@ -219,9 +219,10 @@ class _Session:
 
     async def _from_client(self) -> None:
         parser = Parser()
+        opening = asyncio.get_running_loop().time() + self._limits.idle_timeout  # one deadline, not one per read
         while True:
             try:
-                async with asyncio.timeout(self._limits.idle_timeout if self._up is None else None):
+                async with asyncio.timeout_at(opening if self._up is None else None):
                     data = await self._client.read()
             except TimeoutError:
                 return
@@ -335,6 +336,7 @@ class _Session:
             await self._answer(error.rtsp_status, cseq)
             raise _End from None
         self._map = UrlMap(public_base(target, paths.stream_path(token)), without_userinfo(upstream.url))
+        log.info("relay: stream %r for %s (%s) from segment %s", token, principal.name, self._peer, upstream.key)
         self._spawn(self._from_upstream())
 
     # -- upstream to client ----------------------------------------------------------------------------------

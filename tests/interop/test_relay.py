@@ -34,7 +34,8 @@ USER, PASSWORD = "alice", "p@ss:w/rd"
 CAM_USER, CAM_PASSWORD = "cam", "cam-secret"
 TOKEN = "12345678901234567890:Profile_1"
 MIN_FRAMES = 90
-LIMITS = {"reply_timeout": 2.0, "resolve_timeout": 2.0, "connect_timeout": 2.0, "stall_timeout": 3.0}
+LIMITS = {"reply_timeout": 2.0, "resolve_timeout": 2.0, "connect_timeout": 2.0, "stall_timeout": 3.0,
+          "idle_timeout": 3.0}
 
 
 @dataclass
@@ -358,6 +359,22 @@ def test_hostile_input_is_answered_and_closed(relay: RelayProcess, data: bytes, 
             while chunk := sock.recv(4096):
                 rest += chunk
             assert rest == b""
+
+
+@pytest.mark.parametrize("opening", [b"", b"DESCRIBE rtsp://x/live/a RTSP/1.0\r\nCSeq: 1\r\n",
+                                     b"GET /live/a HTTP/1.0\r\nx-sessioncookie: slow\r\n"])
+def test_a_client_that_trickles_or_says_nothing_is_closed(relay: RelayProcess, opening: bytes) -> None:
+    """Silence, or a head that never ends sent a byte at a time: closed once the opening deadline passes."""
+    with socket.create_connection(("127.0.0.1", relay.rtsp), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(opening)
+        try:
+            while time.monotonic() - started < 10:
+                sock.sendall(b"X")
+                time.sleep(0.3)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert time.monotonic() - started < LIMITS["idle_timeout"] + 2
 
 
 def test_a_stream_that_the_camera_closes_ends_for_the_client(relay: RelayProcess, source: RtspSource) -> None:
