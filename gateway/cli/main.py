@@ -21,7 +21,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from gateway.catalog.errors import CatalogError
-from gateway.cli import catalog_cmd, db_cmd, demo, id_cmd, query_cmd, segment_cmd, serve_cmd, uplink_cmd, user_cmd
+from gateway.cli import (
+    catalog_cmd,
+    db_cmd,
+    demo,
+    id_cmd,
+    live_cmd,
+    query_cmd,
+    segment_cmd,
+    serve_cmd,
+    uplink_cmd,
+    user_cmd,
+)
 from gateway.cli.output import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_SCHEMA, CliError, error
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -57,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
     common = _common(top_level=False)
-    for module in (serve_cmd, db_cmd, catalog_cmd, user_cmd, segment_cmd, uplink_cmd, id_cmd, query_cmd, demo):
+    for module in (serve_cmd, db_cmd, catalog_cmd, user_cmd, segment_cmd, uplink_cmd, id_cmd, query_cmd, live_cmd,
+                   demo):
         module.add_parser(commands, common)
     return parser
 

@@ -19,6 +19,7 @@ from gateway.catalog.model import Segment
 from gateway.downstream import wire
 from gateway.downstream.client import SegmentClient
 from gateway.downstream.errors import SegmentMisbehaved
+from gateway.downstream.reach import direct_device
 from gateway.uplink.listening.registry import UplinkRegistry
 from gateway.uplink.listening.transport import UplinkTransport
 
@@ -80,7 +81,7 @@ class Downstream:
         async with entry.lock:
             if entry.services is None or refresh:
                 body = await entry.client.call(segment.url, wire.get_services(), SERVICES_TIMEOUT)
-                entry.services = Services(wire.service_addresses(body))
+                entry.services = Services(wire.service_addresses(body, direct_device(segment)))
             return entry.services
 
     def forget_services(self, segment: str) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.downstream.errors import MAX_REASON, SegmentFault, SegmentMisbehaved, SegmentRefused, SegmentUnavailable
+from gateway.downstream.reach import reachable
 from gateway.onvif.ns import NSMAP, TDS
 from gateway.onvif.services import DEVICE
 from gateway.soap.build import build_request
@@ -111,13 +112,17 @@ def get_services(capabilities: bool = False) -> tuple[etree._Element, str]:
     return body, DEVICE.request_action("GetServices")
 
 
-def service_addresses(body: etree._Element) -> dict[str, str]:
-    """Namespace -> XAddr of a GetServicesResponse; the first of a namespace listed twice wins."""
+def service_addresses(body: etree._Element, configured: str | None = None) -> dict[str, str]:
+    """Namespace -> XAddr of a GetServicesResponse; the first of a namespace listed twice wins.
+
+    ``configured``: a device's configured URL, to which XAddrs naming another host are re-addressed.
+    """
     if body.tag != f"{{{TDS}}}GetServicesResponse":
         raise SegmentMisbehaved(f"expected GetServicesResponse, got {etree.QName(body).localname}")
     found: dict[str, str] = {}
     for service in body.iterchildren(f"{{{TDS}}}Service"):
         namespace = (service.findtext(f"{{{TDS}}}Namespace") or "").strip()
         if namespace and namespace not in found:
-            found[namespace] = http_url(service.findtext(f"{{{TDS}}}XAddr"), f"XAddr of {namespace[:100]}")
+            xaddr = http_url(service.findtext(f"{{{TDS}}}XAddr"), f"XAddr of {namespace[:100]}")
+            found[namespace] = reachable(configured, xaddr) if configured else xaddr
     return found

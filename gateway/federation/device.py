@@ -42,6 +42,7 @@ from gateway.catalog.store import Catalog
 from gateway.downstream import wire
 from gateway.downstream.client import SegmentClient
 from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbehaved, SegmentRefused
+from gateway.downstream.reach import as_reachable, direct_device
 from gateway.federation import device_protocol as dp
 from gateway.federation import protocol
 from gateway.federation.segment import BACKOFF_CAP, BACKOFF_SPREAD, BACKOFF_START, GRACE, Pause, finishing
@@ -151,7 +152,8 @@ class DeviceSync:
             when = None
         if when is not None:
             self.http.clock_offset = when - sent - (dt.datetime.now(dt.UTC) - sent) / 2
-        self._services_seen = wire.service_addresses(await self._call(wire.get_services()))
+        self._services_seen = wire.service_addresses(await self._call(wire.get_services()),
+                                                      direct_device(self.segment))
         return self._services_seen
 
     async def _call(self, request: dp.Request) -> etree._Element:
@@ -219,7 +221,7 @@ class _Events:
         try:
             if self.subscription is None or loop.time() >= self.renew_at:  # resubscribed well before it expires
                 created = await http.call(self.service, dp.subscribe_configuration(self.termination), timeout)
-                self.subscription = protocol.subscription_address(created)
+                self.subscription = as_reachable(self.sync.segment, protocol.subscription_address(created))
                 self.renew_at = loop.time() + self.termination / 2
             reply = await http.call(self.subscription, protocol.pull_messages(seconds, EVENT_LIMIT),
                                     seconds + timeout)

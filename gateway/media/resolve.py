@@ -27,6 +27,7 @@ from lxml import etree
 from gateway.catalog.model import Segment
 from gateway.downstream.errors import SegmentError
 from gateway.downstream.forward import Forwarder
+from gateway.downstream.reach import as_reachable
 from gateway.onvif.ns import TR2, TRT, TT
 from gateway.onvif.services import MEDIA, MEDIA2
 from gateway.onvif.xml import child
@@ -115,7 +116,7 @@ class MediaResolver:
     async def resolve(self, token: str, principal: Principal) -> Upstream:
         """The stream behind ``token``: the segment's URI, its login and its cap."""
         segment, uri = await self._ask(token, "GetStreamUri", True)
-        url, user, password = _without_userinfo(uri)
+        url, user, password = _without_userinfo(as_reachable(segment, uri))
         opener = None
         if segment.uplinked and self.open_tunnel is not None:
             opener = functools.partial(self.open_tunnel, segment.name, url, RESOLVE_BUDGET)
@@ -125,7 +126,7 @@ class MediaResolver:
     async def open_snapshot(self, token: str, principal: Principal) -> Snapshot:
         """The JPEG behind ``token``, fetched with the segment's login through its own HTTP client."""
         segment, uri = await self._ask(token, "GetSnapshotUri", False)
-        url, user, password = _without_userinfo(uri)
+        url, user, password = _without_userinfo(as_reachable(segment, uri))
         http = self.forwarder.downstream.client(segment).client
         login = (user, password or "") if user else ((segment.user, segment.password) if segment.user else None)
         auth = httpx.DigestAuth(*login) if login is not None else None
