@@ -97,16 +97,20 @@ class Walk:
         if is_camera:
             self.camera = proc
         assert proc.stdout is not None
-        deadline, seen = time.monotonic() + STARTUP_TIMEOUT, []
-        while time.monotonic() < deadline:
-            out = proc.stdout.readline()
-            assert out, f"{command} ended:\n{''.join(seen)}"
-            seen.append(out)
-            if out.startswith(("vmsgw: serving on ", "camera: serving on ")):
-                if not is_camera:  # nothing reads a gateway's output from here on, and a full pipe would block it
-                    threading.Thread(target=proc.stdout.read, daemon=True).start()
-                return
-        pytest.fail(f"{command} did not start:\n{''.join(seen)}")
+        seen: list[str] = []
+        timer = threading.Timer(STARTUP_TIMEOUT, proc.kill)  # a silent hang ends the process, so readline returns
+        timer.start()
+        try:
+            for out in proc.stdout:
+                seen.append(out)
+                if out.startswith(("vmsgw: serving on ", "camera: serving on ")):
+                    break
+            else:
+                pytest.fail(f"{command} did not start:\n{''.join(seen)}")
+        finally:
+            timer.cancel()
+        if not is_camera:  # nothing reads a gateway's output from here on, and a full pipe would block it
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
 
     def ask_camera(self, verb: str) -> str:
         assert self.camera is not None and self.camera.stdin is not None and self.camera.stdout is not None
@@ -150,7 +154,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
         w.stop()
 
 
-def view(w: Walk, word: str) -> list[str]:
+def view(word: str) -> list[str]:
     """The viewer's lines whose command contains ``word``."""
     return [line for line in VIEW if word in line]
 
@@ -174,7 +178,7 @@ def test_the_readme_walkthrough_as_written(walk: Walk) -> None:
     name, _, value = export.removeprefix("export ").partition("=")
     walk.env[name] = value
 
-    [query] = view(walk, "vmsgw query")
+    [query] = view("vmsgw query")
     deadline = time.monotonic() + SYNC_TIMEOUT
     while True:
         found = walk.run(query)
@@ -184,7 +188,7 @@ def test_the_readme_walkthrough_as_written(walk: Walk) -> None:
         assert time.monotonic() < deadline, f"the city never found the camera's profiles:\n{found.stdout}"
         time.sleep(1)
 
-    [uris] = view(walk, "vmsgw media uris")
+    [uris] = view("vmsgw media uris")
     listed = walk.run(uris)
     assert listed.returncode == 0, listed.stderr
     printed = set(re.findall(r"\S+://\S+", listed.stdout))  # RTSP over TCP, RTSP over HTTP, snapshot
@@ -195,7 +199,7 @@ def test_the_readme_walkthrough_as_written(walk: Walk) -> None:
             used.add(url.replace("rtsp://", "http://") if "-rtsp_transport http" in line else url)
     assert printed == used, (printed, used)
 
-    probes = view(walk, "ffprobe")
+    probes = view("ffprobe")
     assert [("-rtsp_transport tcp" in p, "-rtsp_transport http" in p) for p in probes] == [(True, False),
                                                                                            (False, True)]
     for line in probes:
@@ -203,18 +207,18 @@ def test_the_readme_walkthrough_as_written(walk: Walk) -> None:
         assert played.returncode == 0, played.stderr
         assert int(played.stdout.strip()) >= MIN_FRAMES, (line, played.stdout)
 
-    [curl] = view(walk, "curl ")
+    [curl] = view("curl ")
     fetched = walk.run(curl)
     assert fetched.returncode == 0, fetched.stderr
     output = shlex.split(curl)[shlex.split(curl).index("-o") + 1]
     assert (walk.cwd / output).read_bytes()[:3] == b"\xff\xd8\xff"
 
     walk.ask_camera("clear")
-    [move] = [line for line in view(walk, "vmsgw ptz") if " move " in line]
+    [move] = [line for line in view("vmsgw ptz") if " move " in line]
     moved = walk.run(move)
     assert (moved.returncode, moved.stdout.strip()) == (0, "gate8:Profile_1: move sent"), moved.stderr
     calls = [c for c in json.loads(walk.ask_camera("calls")) if c["operation"] == "ContinuousMove"]
     assert len(calls) == 1 and calls[0]["params"]["ProfileToken"] == "Profile_1", calls
-    [status] = [line for line in view(walk, "vmsgw ptz") if line.endswith(" status")]
+    [status] = [line for line in view("vmsgw ptz") if line.endswith(" status")]
     read = walk.run(status)
     assert read.returncode == 0 and read.stdout.split()[:3] == ["pan", "tilt", "zoom"], read.stderr
