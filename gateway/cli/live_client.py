@@ -24,6 +24,7 @@ from zeep.wsa import WsAddressingPlugin
 from zeep.wsse.username import UsernameToken
 
 from gateway.cli.query_client import DEVICE_BINDING, DEVICE_WSDL, WSDL_DIR, describe_fault
+from gateway.downstream.reach import reachable
 from gateway.onvif.ns import TPTZ, TR2, TRT
 
 MEDIA_WSDL = WSDL_DIR / "ver10" / "media" / "wsdl" / "media.wsdl"
@@ -41,32 +42,45 @@ class LiveFault(LiveError):
     """The server answered with a fault: this call failed, the server works."""
 
 
+def shown(text: str) -> str:
+    """``text`` safe on a terminal: what a server sent cannot move the cursor or add lines to our output."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
 def fault_line(fault: Fault) -> str:
     """``<reason> (<codes>)``: the reason first, as a gateway's names the failing segment."""
     codes, _, reason = describe_fault(fault).partition(": ")
-    return f"{reason} ({codes})"
+    return shown(f"{reason} ({codes})")
 
 
 @contextmanager
 def _errors(url: str) -> Iterator[None]:
     """Translate zeep and requests errors into one-line :class:`LiveError` messages."""
+    where = shown(url)  # an XAddr the server gave
     try:
         yield
     except Fault as err:
+        if err.code is None:  # zeep's stand-in when an error reply holds no env:Fault (an HTML error page)
+            raise LiveError(f"{where} answered an error that is not a SOAP fault") from None
         raise LiveFault(fault_line(err)) from None
     except TransportError as err:
+        if err.status_code == 200:
+            raise LiveError(f"{where} answered something that is not XML") from None
         hint = " (wrong user name or password?)" if err.status_code in (401, 403) else ""
-        raise LiveError(f"{url} answered HTTP {err.status_code}{hint}") from None
+        raise LiveError(f"{where} answered HTTP {err.status_code}{hint}") from None
     except requests.exceptions.SSLError as err:
-        raise LiveError(f"TLS failure talking to {url}: {err.__class__.__name__}") from None
+        raise LiveError(f"TLS failure talking to {where}: {err.__class__.__name__}") from None
     except requests.exceptions.Timeout:
-        raise LiveError(f"{url} did not answer within {NETWORK_TIMEOUT:g} s") from None
-    except requests.exceptions.ConnectionError:
-        raise LiveError(f"cannot connect to {url}") from None
+        raise LiveError(f"{where} did not answer within {NETWORK_TIMEOUT:g} s") from None
+    except requests.exceptions.ConnectionError as err:
+        if "aborted" in str(err) or "Disconnected" in str(err):
+            raise LiveError(f"{where} closed the connection without answering") from None
+        raise LiveError(f"cannot connect to {where}") from None
     except requests.exceptions.RequestException as err:
-        raise LiveError(f"request to {url} failed: {err}") from None
+        raise LiveError(shown(f"request to {url} failed: {err}")) from None
     except (ZeepError, etree.XMLSyntaxError, ValueError) as err:
-        raise LiveError(f"{url} sent a reply that is not valid for the ONVIF WSDL: {err}") from None
+        why = " ".join(str(err).split())
+        raise LiveError(shown(f"{url} sent a reply that is not valid for the ONVIF WSDL: {why}")) from None
 
 
 @dataclass(frozen=True)
@@ -106,12 +120,14 @@ class LiveClient:
                           settings=Settings(strict=False, xml_huge_tree=True), plugins=[WsAddressingPlugin()])
 
     def services(self) -> dict[str, str]:
-        """Namespace -> XAddr, from GetServices."""
+        """Namespace -> XAddr, from GetServices, re-addressed to ``url``'s host when a camera behind NAT
+        reports its own (docs/wire-format.md §12.3); a gateway answers with the host it was asked at."""
         if self._xaddrs is None:
             device = self._client(DEVICE_WSDL).create_service(DEVICE_BINDING, self.url)
             with _errors(self.url):
                 listed = device.GetServices(IncludeCapability=False)
-            self._xaddrs = {str(s.Namespace): str(s.XAddr) for s in listed or () if s.Namespace and s.XAddr}
+            self._xaddrs = {str(s.Namespace): reachable(self.url, str(s.XAddr)) for s in listed or ()
+                            if s.Namespace and s.XAddr}
         return self._xaddrs
 
     def _service(self, namespace: str, wsdl: Any, binding: str, what: str) -> tuple[Any, str]:
@@ -143,7 +159,7 @@ class LiveClient:
         for what, ask in asks.items():
             try:
                 with _errors(address):
-                    found[what] = str(ask())
+                    found[what] = shown(str(ask()))
             except LiveFault as err:  # this URI only; any other failure ends the command
                 found[what] = None
                 if what == "stream":  # the profile itself is refused: the other URIs would say the same
@@ -179,7 +195,7 @@ class LiveClient:
         service, address = self._ptz()
         with _errors(address):
             found = service.GetPresets(ProfileToken=token)
-        return [{"token": str(p.token), "name": None if p.Name is None else str(p.Name),
+        return [{"token": shown(str(p.token)), "name": None if p.Name is None else shown(str(p.Name)),
                  **_vector(getattr(p, "PTZPosition", None))} for p in found or ()]
 
     def goto(self, token: str, preset: str) -> None:
@@ -194,7 +210,7 @@ class LiveClient:
         moving = getattr(status, "MoveStatus", None)
         when = getattr(status, "UtcTime", None)
         return {**_vector(getattr(status, "Position", None)),
-                "pan_tilt_status": None if moving is None or moving.PanTilt is None else str(moving.PanTilt),
-                "zoom_status": None if moving is None or moving.Zoom is None else str(moving.Zoom),
-                "error": None if getattr(status, "Error", None) is None else str(status.Error),
+                "pan_tilt_status": None if moving is None or moving.PanTilt is None else shown(str(moving.PanTilt)),
+                "zoom_status": None if moving is None or moving.Zoom is None else shown(str(moving.Zoom)),
+                "error": None if getattr(status, "Error", None) is None else shown(str(status.Error)),
                 "utc_time": when.isoformat() if isinstance(when, dt.datetime) else None}

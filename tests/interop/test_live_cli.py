@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -273,3 +274,30 @@ def test_the_readmes_fault_example_is_what_a_fault_looks_like(site: Site) -> Non
     pattern = re.escape(example.group(1)).replace("gate8", "cam").replace(r"\.\.\.", ".+")
     line = one_line_error(cli(site, "ptz", site.token(2), "status"), "ptz")
     assert re.fullmatch(pattern, line), (pattern, line)
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ("garbage", "answered something that is not XML"),
+    ("http-error", "answered an error that is not a SOAP fault"),
+    ("close", "closed the connection without answering"),
+    ("fault", "(env:Receiver"),
+])
+def test_a_server_that_misbehaves_is_one_line_too(site: Site, camera: Camera, mode: str, expected: str) -> None:
+    """The commands speak to any ONVIF server: here the camera itself, answering badly."""
+    camera.mode(mode, operations=["GetStatus", "GetStreamUri"])
+    for args, command in ((("ptz", "Profile_1", "status"), "ptz"), (("media", "uris", "Profile_1"), "media uris")):
+        done = cli(site, *args, url=site.camera.url, user=CAM_USER, password=CAM_PASSWORD)
+        one_line_error(done, command, expected)
+        assert done.returncode == 1
+
+
+def test_media_ver10_is_used_where_a_server_has_no_media2(site: Site, tmp_path: Path) -> None:
+    """A camera without Media2, asked directly: the URIs come from Media ver10, printed as the server gave them."""
+    with start_camera(tmp_path, user=CAM_USER, password=CAM_PASSWORD, media2=False, advertise=WRONG_HOST) as old:
+        done = cli(site, "media", "uris", "Profile_1", "--json", url=old.url, user=CAM_USER, password=CAM_PASSWORD)
+        assert done.returncode == 0, done.stderr
+        [uris] = json.loads(done.stdout)
+        assert uris["service"] == "media" and uris["errors"] == [], uris
+        assert uris["stream"].startswith(f"rtsp://{WRONG_HOST}:") and uris["snapshot"].startswith("http://"), uris
+        assert [c["operation"] for c in old.calls(service="media2")] == []
+        assert {c["operation"] for c in old.calls(service="media")} == {"GetStreamUri", "GetSnapshotUri"}

@@ -101,6 +101,8 @@ class CameraServer(ThreadingHTTPServer):
 
 class CameraHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: Headers and body are two writes: with Nagle the body waits for the client's delayed ACK (40 ms a reply).
+    disable_nagle_algorithm = True
     server: CameraServer
     server_version = "FakeCam-httpd/1.0"
     sys_version = ""
