@@ -14,7 +14,8 @@ answer (docs/wire-format.md §10.3): the level above may state it in the
 lower level answers before the level above gives up.  (2) A segment's fault
 comes back as that fault, its reason naming the segment; a segment that is
 down, hangs past its share or answers garbage is an ``env:Receiver`` fault
-naming it — never an empty or invented success.  (3) Nothing is retried: a
+naming it — never an empty or invented success; a service its GetServices
+does not list is ``ter:ActionNotSupported``, as a device answers it.  (3) Nothing is retried: a
 move sent twice moves twice.  (4) A listing without tokens asks every
 segment that is not down (at most :data:`MAX_SEGMENTS`), concurrently, and
 merges their items up to a bound; segments that fail are left out and
@@ -37,10 +38,11 @@ from gateway.catalog.model import DEVICE, Segment
 from gateway.catalog.segments import DOWN
 from gateway.catalog.store import Catalog
 from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbehaved
-from gateway.downstream.pool import Downstream
+from gateway.downstream.pool import Downstream, Services
 from gateway.downstream.tokens import ForeignToken as NotDeviceToken
 from gateway.downstream.tokens import device_token, segment_token
 from gateway.onvif import faults, token_fields
+from gateway.onvif.ns import TPTZ, TR2, TRT
 from gateway.onvif.services import ServiceContract
 from gateway.soap.dispatch import Handler, Request
 from gateway.soap.fault import SoapFault
@@ -61,6 +63,18 @@ MAX_SEGMENTS = 32
 LIST_LIMIT = 100
 #: Changes the segment's copy of a request before it is sent (e.g. a bounded Timeout).
 Prepare = Callable[[etree._Element], None]
+#: The forwarded services by the names a client knows them by.
+SERVICE_NAMES = {TR2: "Media2", TRT: "Media ver10", TPTZ: "PTZ"}
+
+
+def not_offered(segment: Segment, namespace: str, services: Services) -> SoapFault:
+    """The device's own answer for a service it lacks, saying what it does offer, so a client can switch
+    between Media2 and Media ver10 instead of reading a segment failure."""
+    wanted = SERVICE_NAMES.get(namespace, namespace)
+    offered = [name for ns, name in SERVICE_NAMES.items() if ns in services.xaddrs and ns != namespace]
+    media = [name for name in offered if name != "PTZ"]
+    has = f"; it offers {' and '.join(media)}" if media else "; it offers no media service"
+    return faults.action_not_supported(f"segment {segment.name} offers no {wanted} service{has}")
 
 
 def below(budget: float) -> float:
@@ -146,6 +160,9 @@ class Forwarder:
         try:
             async with asyncio.timeout(share):
                 services = await self.downstream.services(segment)
+                if namespace not in services.xaddrs:
+                    self.downstream.forget_services(segment.name)  # read again next time: firmware changes
+                    raise not_offered(segment, namespace, services)
                 address = services.address(namespace)
                 answer = await self.downstream.client(segment).call(
                     address, (body, action), share, headers={BUDGET_HEADER: f"{below(share):.3f}"})

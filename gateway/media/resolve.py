@@ -141,8 +141,10 @@ class MediaResolver:
             raise UpstreamFailed(f"the snapshot URI answered HTTP {reply.status_code}", segment=segment.name)
 
         async def chunks() -> AsyncIterator[bytes]:
+            # Decoded bytes, not raw: the uplink's transport hands over a body already read (aiter_raw refuses
+            # it), and a Content-Encoding of the device's is not passed on.
             try:
-                async for chunk in reply.aiter_raw():
+                async for chunk in reply.aiter_bytes():
                     yield chunk
             finally:
                 await reply.aclose()

@@ -18,6 +18,7 @@ import pytest
 from tests.fakes.camera.fixture import Camera, start_camera
 from tests.fakes.camera.probe import ProbeFailed, count_frames
 from tests.fakes.camera.rtsp import require_media_tools
+from tests.interop.conftest import run_cli
 from tests.interop.media_kit import (
     OPERATOR,
     OPERATOR_PASSWORD,
@@ -428,3 +429,59 @@ def test_a_segments_stream_cap_refuses_one_more_stream_clearly(hierarchy: Hierar
                 time.sleep(0.5)
     finally:
         capped.gateway.stop()
+
+
+@dataclass
+class OneMediaService:
+    leaf: Level
+    district: Level
+
+
+@pytest.fixture(scope="module")
+def one_media_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneMediaService]:
+    """Two cameras under a leaf under a district: ``old`` has no Media2, ``new`` no Media ver10."""
+    tmp = tmp_path_factory.mktemp("one-media-service")
+    old = start_camera(tmp, user=CAM_USER, password=CAM_PASSWORD, media2=False)
+    new = start_camera(tmp, user=CAM_USER, password=CAM_PASSWORD, media1=False)
+    levels: list[Level] = []
+    try:
+        levels.append(start_level("leaf", tmp, ["old", "--device", "--prefix", "old", "--url", old.url,
+                                                "--user", CAM_USER], CAM_PASSWORD))
+        run_cli("segment", "add", "new", "--device", "--prefix", "new", "--url", new.url, "--user", CAM_USER,
+                db=levels[0].gateway.db, input=CAM_PASSWORD + "\n")
+        levels.append(start_level("district", tmp, ["leaf", "--url", levels[0].gateway.url, "--user", OPERATOR],
+                                  OPERATOR_PASSWORD))
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        while {t.split(":")[0] for t in profiles_found(levels[1])} != {"old", "new"}:
+            assert time.monotonic() < deadline, "the district never saw both cameras"
+            time.sleep(0.5)
+        yield OneMediaService(*levels)
+    finally:
+        for level in reversed(levels):
+            level.gateway.stop()
+        old.stop()
+        new.stop()
+
+
+@pytest.mark.parametrize(("prefix", "body", "offered"), [
+    ("old", "<tr2:GetStreamUri><tr2:Protocol>RtspUnicast</tr2:Protocol><tr2:ProfileToken>old:Profile_1"
+            "</tr2:ProfileToken></tr2:GetStreamUri>", "it offers Media ver10"),
+    ("new", "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>RTSP"
+            "</tt:Protocol></tt:Transport></trt:StreamSetup><trt:ProfileToken>new:Profile_1</trt:ProfileToken>"
+            "</trt:GetStreamUri>", "it offers Media2"),
+])
+def test_a_media_service_the_device_lacks_is_action_not_supported_naming_what_it_offers(
+        one_media_service: OneMediaService, prefix: str, body: str, offered: str) -> None:
+    for level in (one_media_service.leaf, one_media_service.district):
+        answer = level.call(body)
+        assert (answer.status, answer.subcodes) == (500, ["Receiver", "ActionNotSupported"]), answer
+        assert f"segment {prefix} offers no " in answer.reason and offered in answer.reason, answer.reason
+    assert "segment leaf" in answer.reason, answer.reason  # the district names the level it asked, too
+
+
+def test_the_service_the_device_has_still_answers(one_media_service: OneMediaService) -> None:
+    old = one_media_service.district.call("<trt:GetProfile><trt:ProfileToken>old:Profile_1</trt:ProfileToken>"
+                                          "</trt:GetProfile>")
+    new = one_media_service.district.call("<tr2:GetProfiles><tr2:Token>new:Profile_1</tr2:Token></tr2:GetProfiles>")
+    assert not old.fault and not new.fault, (old, new)
+    assert "old:Profile_1" in tokens(old.body) and "new:Profile_1" in tokens(new.body)

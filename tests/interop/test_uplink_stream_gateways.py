@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from bench.kit.process import vmsgw
@@ -152,3 +153,15 @@ def test_six_viewers_at_once_share_the_link_and_each_gets_every_frame(uplinked: 
     with ThreadPoolExecutor(len(urls)) as pool:
         probes = list(pool.map(lambda pair: count_frames(pair[0], transport=pair[1]), urls))
     assert [p.frames for p in probes] == [EVERY_FRAME] * len(urls), probes
+
+
+def test_the_city_fetches_the_uplinked_cameras_snapshot(uplinked: Uplinked) -> None:
+    """The uplink's transport hands over a body already read; the snapshot proxy must stream it all the same."""
+    token = next(t for t in profiles(uplinked.city) if t.endswith(":Profile_1"))
+    answer = call(uplinked.city.base, f"<tr2:GetSnapshotUri><tr2:ProfileToken>{token}</tr2:ProfileToken>"
+                                      "</tr2:GetSnapshotUri>", user=OPERATOR, password=OPERATOR_PASSWORD)
+    uri = answer.body.findtext(f"{{{TR2}}}Uri") or ""
+    assert uri.startswith(uplinked.city.base + "/snapshot/"), answer
+    reply = httpx.get(uri, auth=httpx.DigestAuth(OPERATOR, OPERATOR_PASSWORD), timeout=30)
+    assert (reply.status_code, reply.headers["content-type"], reply.content[:3]) == (200, "image/jpeg",
+                                                                                   b"\xff\xd8\xff")
