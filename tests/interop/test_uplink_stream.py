@@ -44,6 +44,8 @@ pytestmark = pytest.mark.interop
 USER, PASSWORD = "viewer", "viewer-pass"
 FPS, SECONDS = 25, 4
 EVERY_FRAME = FPS * SECONDS + 1  # ffprobe reads the frames of [0, 4 s], both ends included
+# At least every frame: a few more can fall inside the 4 s when ffmpeg re-bases its clock on the first RTCP
+# sender report (seen under load: 111), never fewer unless frames are lost.
 
 
 async def credentials(name: str) -> tuple[str, str] | None:
@@ -172,7 +174,7 @@ def test_every_frame_arrives_through_the_uplink(camera: RtspSource, transport: s
                                             for _ in range(3)))  # three sessions, three tunnels on one link
             for probe in probes:
                 assert (probe.codec, probe.width, probe.height) == ("h264", 320, 240)
-                assert probe.frames == EVERY_FRAME, probes
+                assert probe.frames >= EVERY_FRAME, probes
             assert c.link.alive and c.lower.active_high_water >= 6  # a GET and a POST per session
 
     run(main())
@@ -189,7 +191,7 @@ def test_a_stalled_viewer_stalls_only_itself(camera: RtspSource) -> None:
                 stalled.send_signal(signal.SIGSTOP)  # alive, its socket open, and it reads nothing any more
                 await asyncio.sleep(3)  # its tunnel fills its windows, then holds
                 probe = await asyncio.to_thread(count_frames, c.rtsp)
-                assert probe.frames == EVERY_FRAME
+                assert probe.frames >= EVERY_FRAME
                 assert c.link.alive
             finally:
                 stalled.kill()
@@ -239,6 +241,6 @@ def test_without_the_segments_login_the_uplinks_level_admits_the_stream(camera: 
             with pytest.raises(ProbeFailed, match="502"):
                 await asyncio.to_thread(count_frames, c.rtsp, timeout=15)
         async with chain(camera, login=False, uplink_level=True) as c:
-            assert (await asyncio.to_thread(count_frames, c.rtsp)).frames == EVERY_FRAME
+            assert (await asyncio.to_thread(count_frames, c.rtsp)).frames >= EVERY_FRAME
 
     run(main())

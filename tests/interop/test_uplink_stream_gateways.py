@@ -37,6 +37,8 @@ pytestmark = pytest.mark.interop
 CAM_USER, CAM_PASSWORD = "admin", "camera secret"
 OPERATOR, OPERATOR_PASSWORD = "olga", "operator-password"
 EVERY_FRAME = 25 * 4 + 1  # ffprobe reads [0, 4 s] of a 25 fps source
+# At least every frame: a few more can fall inside the 4 s when ffmpeg re-bases its clock on the first RTCP
+# sender report (seen under load: 111), never fewer unless frames are lost.
 DEADLINE = 90.0  # the connector's first backoff, the uplink, two syncs
 
 
@@ -124,7 +126,7 @@ def test_the_city_plays_every_frame_of_the_uplinked_camera(uplinked: Uplinked, t
     url = stream_uri(uplinked, "RtspUnicast" if transport == "tcp" else "RtspOverHttp")
     probe = count_frames(url, transport=transport)
     assert (probe.codec, probe.width, probe.height) == ("h264", 320, 240)
-    assert probe.frames == EVERY_FRAME, probe
+    assert probe.frames >= EVERY_FRAME, probe
 
 
 def test_the_leaf_says_it_streams_over_its_uplink(uplinked: Uplinked) -> None:
