@@ -196,6 +196,20 @@ def test_ptz_moves_reach_the_camera_with_its_own_token_and_a_bounded_timeout(hie
                       "</tptz:ContinuousMove>")
     assert not timed.fault
     assert camera.calls("ContinuousMove")[-1]["params"].get("Timeout") == "PT2S"  # the client's own passes
+    long = city.call(f'<tptz:ContinuousMove><tptz:ProfileToken>{token}</tptz:ProfileToken><tptz:Velocity>'
+                     '<tt:PanTilt x="0.1" y="0"/></tptz:Velocity><tptz:Timeout>PT1H</tptz:Timeout>'
+                     "</tptz:ContinuousMove>")
+    assert not long.fault
+    assert camera.calls("ContinuousMove")[-1]["params"].get("Timeout") == "PT60S"  # lowered to the bound
+    moves = len(camera.calls("ContinuousMove"))
+    for bad in ("PT0S", "-PT5S", "soon"):
+        refused = city.call(f'<tptz:ContinuousMove><tptz:ProfileToken>{token}</tptz:ProfileToken><tptz:Velocity>'
+                            f'<tt:PanTilt x="0.1" y="0"/></tptz:Velocity><tptz:Timeout>{bad}</tptz:Timeout>'
+                            "</tptz:ContinuousMove>")
+        assert (refused.status, refused.fault) == (400, True), (bad, refused)
+        assert "InvalidArgVal" in refused.subcodes, refused
+    assert len(camera.calls("ContinuousMove")) == moves  # none of them reached the camera
+    city.call(f"<tptz:Stop><tptz:ProfileToken>{token}</tptz:ProfileToken></tptz:Stop>")
 
 
 def test_presets_are_set_used_and_removed_through_three_levels(hierarchy: Hierarchy, camera: Camera) -> None:
