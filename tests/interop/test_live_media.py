@@ -271,8 +271,12 @@ def test_a_move_to_a_hanging_camera_is_sent_once(hierarchy: Hierarchy, camera: C
 
 def test_a_camera_answering_garbage_is_a_fault_naming_it(hierarchy: Hierarchy, camera: Camera) -> None:
     city = hierarchy.city
-    camera.garbage("GetProfiles")
-    answer = city.call(f"<tr2:GetProfiles><tr2:Token>{profile(city)}</tr2:Token></tr2:GetProfiles>")
+    token = profile(city)
+    # An operation the leaf's sync never calls: garbage on its own polls would mark the camera down, and the
+    # test would see the segment's outage rather than the garbage answer.
+    camera.garbage("GetVideoEncoderConfigurations")
+    answer = city.call(f"<tr2:GetVideoEncoderConfigurations><tr2:ProfileToken>{token}</tr2:ProfileToken>"
+                       "</tr2:GetVideoEncoderConfigurations>")
     assert answer.fault and answer.subcodes[0] == "Receiver", answer
     assert "segment cam" in answer.reason
 
