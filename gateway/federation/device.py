@@ -45,7 +45,16 @@ from gateway.downstream.errors import SegmentError, SegmentFault, SegmentMisbeha
 from gateway.downstream.reach import as_reachable, direct_device
 from gateway.federation import device_protocol as dp
 from gateway.federation import protocol
-from gateway.federation.segment import BACKOFF_CAP, BACKOFF_SPREAD, BACKOFF_START, GRACE, Pause, finishing
+from gateway.federation.segment import (
+    BACKOFF_CAP,
+    BACKOFF_SPREAD,
+    BACKOFF_START,
+    GRACE,
+    Pause,
+    finishing,
+    mark_down,
+    sleep,
+)
 from gateway.onvif.ns import TEV, TPTZ, TR2, TRT
 from gateway.supervision.backoff import Backoff
 from gateway.vocabulary.resource import SegmentUpdate
@@ -66,17 +75,13 @@ def call_timeout(segment: Segment) -> float:
     return min(MAX_CALL_TIMEOUT, segment.heartbeat + GRACE)
 
 
-async def _sleep(seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
 class DeviceSync:
     """The supervised task of one device segment."""
 
     def __init__(self, segment: Segment, catalog: Catalog, client: SegmentClient, notify: Callable[[], None],
                  pause: Pause | None = None) -> None:
         self.segment, self.catalog, self.http, self.notify = segment, catalog, client, notify
-        self.pause = pause if pause is not None else _sleep
+        self.pause = pause if pause is not None else sleep
         self.timeout = call_timeout(segment)
         self._stored = False
         self._services_seen: dict[str, str] = {}
@@ -194,12 +199,7 @@ class DeviceSync:
         return changed
 
     async def _down(self, error: str) -> None:
-        log.warning("device segment %s is down: %s", self.segment.name, error)
-        changed = await asyncio.to_thread(
-            self.catalog.segment_set_reachable, self.segment.name, False, error=error[:500],
-            now=dt.datetime.now(dt.UTC))
-        if changed:
-            self.notify()
+        await mark_down(self.catalog, self.segment, error, self.notify)
 
 
 class _Events:

@@ -67,8 +67,18 @@ async def finishing(fn: Callable[..., T], *args: object) -> T:
         raise
 
 
-async def _sleep(seconds: float) -> None:
+async def sleep(seconds: float) -> None:
+    """The default pause of a sync between failed sessions."""
     await asyncio.sleep(seconds)
+
+
+async def mark_down(catalog: Catalog, segment: Segment, error: str, notify: Callable[[], None]) -> None:
+    """Mark ``segment`` down with ``error`` (its resources turn Offline) and wake pull points if that changed any."""
+    log.warning("segment %s is down: %s", segment.name, error)
+    changed = await asyncio.to_thread(catalog.segment_set_reachable, segment.name, False, error=error[:500],
+                                      now=dt.datetime.now(dt.UTC))
+    if changed:
+        notify()
 
 
 class SegmentSync:
@@ -77,7 +87,7 @@ class SegmentSync:
     def __init__(self, segment: Segment, catalog: Catalog, client: SegmentClient, notify: Callable[[], None],
                  parsers: ReplyParsers, pause: Pause | None = None) -> None:
         self.segment, self.catalog, self.notify, self.parsers = segment, catalog, notify, parsers
-        self.pause = pause if pause is not None else _sleep
+        self.pause = pause if pause is not None else sleep
         self.http = client
         self._stored = False  # whether the current session stored a reply (Rule 4)
 
@@ -177,9 +187,4 @@ class SegmentSync:
         return changed, not batch.events and not batch.rejected
 
     async def _down(self, error: str) -> None:
-        log.warning("segment %s is down: %s", self.segment.name, error)
-        changed = await asyncio.to_thread(
-            self.catalog.segment_set_reachable, self.segment.name, False, error=error[:500],
-            now=dt.datetime.now(dt.UTC))
-        if changed:
-            self.notify()
+        await mark_down(self.catalog, self.segment, error, self.notify)
